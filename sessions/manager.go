@@ -1,0 +1,226 @@
+package sessions
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Config configures a Manager. Zero durations take the documented defaults.
+type Config struct {
+	Store       Store
+	Now         func() time.Time // default time.Now
+	IdleTimeout time.Duration    // default 60m
+	MinIdle     time.Duration    // lowest timeout a client or script may ask for; default 60m
+	MaxIdle     time.Duration    // highest; default 24h
+	Licences    int              // licences that may be held at once; 0 = unlimited
+	// SweepEvery is how often the background sweeper runs; default 5s.
+	SweepEvery time.Duration
+	Logger     *slog.Logger
+}
+
+// Manager applies gatehouse's session policy on top of a Store.
+type Manager struct {
+	store    Store
+	now      func() time.Time
+	idle     time.Duration
+	minIdle  time.Duration
+	maxIdle  time.Duration
+	licences int
+	every    time.Duration
+	log      *slog.Logger
+
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+// NewManager returns a Manager; call Open to start its sweeper.
+func NewManager(cfg Config) *Manager {
+	m := &Manager{
+		store: cfg.Store, now: cfg.Now, idle: cfg.IdleTimeout, minIdle: cfg.MinIdle,
+		maxIdle: cfg.MaxIdle, licences: cfg.Licences, every: cfg.SweepEvery, log: cfg.Logger,
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.idle <= 0 {
+		m.idle = 60 * time.Minute
+	}
+	if m.minIdle <= 0 {
+		m.minIdle = 60 * time.Minute
+	}
+	if m.maxIdle <= 0 {
+		m.maxIdle = 24 * time.Hour
+	}
+	if m.maxIdle < m.minIdle {
+		m.maxIdle = m.minIdle
+	}
+	m.idle = m.Clamp(m.idle)
+	if m.every <= 0 {
+		m.every = 5 * time.Second
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	return m
+}
+
+// Open starts the background sweeper.
+func (m *Manager) Open() error {
+	if m.stop != nil {
+		return errors.New("sessions: manager already open")
+	}
+	m.stop = make(chan struct{})
+	m.done.Add(1)
+	go m.sweepLoop()
+	return nil
+}
+
+// Close stops the sweeper, waits for it, and closes the store, which releases every
+// licence still held.
+func (m *Manager) Close() error {
+	if m.stop != nil {
+		close(m.stop)
+		m.done.Wait()
+	}
+	return m.store.Close()
+}
+
+func (m *Manager) sweepLoop() {
+	defer m.done.Done()
+	t := time.NewTicker(m.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			if n, err := m.Sweep(context.Background()); err != nil {
+				m.log.Error("session sweep failed", "err", err)
+			} else if n > 0 {
+				m.log.Debug("expired sessions removed", "count", n)
+			}
+		}
+	}
+}
+
+// Now is the manager's clock.
+func (m *Manager) Now() time.Time { return m.now() }
+
+// Licences is the licence cap (0 = unlimited).
+func (m *Manager) Licences() int { return m.licences }
+
+// DefaultIdleTimeout is the timeout of a session nobody asked otherwise for.
+func (m *Manager) DefaultIdleTimeout() time.Duration { return m.idle }
+
+// Clamp brings a requested idle timeout within [MinIdle, MaxIdle].
+func (m *Manager) Clamp(d time.Duration) time.Duration {
+	return min(max(d, m.minIdle), m.maxIdle)
+}
+
+// Create opens a new guest session for a client at remote. With licence true it takes a
+// licence (default login mode), failing with ErrLicenceExhausted when none is free.
+func (m *Manager) Create(ctx context.Context, remote string, licence bool) (*Session, error) {
+	id, err := NewID()
+	if err != nil {
+		return nil, fmt.Errorf("sessions: new id: %w", err)
+	}
+	now := m.now()
+	s := &Session{
+		ID: id, IdleTimeout: m.idle, Created: now, LastAccess: now, Expires: now.Add(m.idle),
+		RemoteAddr: remote, Guest: true,
+	}
+	if err := m.store.Create(ctx, s, licence, m.licences); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Touch returns the live session id, extending its life (ErrNotFound when gone).
+func (m *Manager) Touch(ctx context.Context, id string) (*Session, error) {
+	return m.store.Touch(ctx, id, m.now())
+}
+
+// Get returns the live session id without extending its life.
+func (m *Manager) Get(ctx context.Context, id string) (*Session, error) {
+	return m.store.Get(ctx, id, m.now())
+}
+
+// Update changes a live session atomically (see Store.Update). IdleTimeout values set
+// by fn are clamped.
+func (m *Manager) Update(ctx context.Context, id string, fn func(*Session) error) (*Session, error) {
+	return m.store.Update(ctx, id, m.now(), func(s *Session) error {
+		if err := fn(s); err != nil {
+			return err
+		}
+		s.IdleTimeout = m.Clamp(s.IdleTimeout)
+		return nil
+	})
+}
+
+// TakeLicence gives the session a licence if it has none (ErrLicenceExhausted).
+func (m *Manager) TakeLicence(ctx context.Context, id string) error {
+	return m.store.TakeLicence(ctx, id, m.licences)
+}
+
+// Rotate gives the session a fresh ID (session-fixation defence) and returns it under
+// that ID; the old ID stops working.
+func (m *Manager) Rotate(ctx context.Context, id string) (*Session, error) {
+	newID, err := NewID()
+	if err != nil {
+		return nil, fmt.Errorf("sessions: new id: %w", err)
+	}
+	return m.store.Rotate(ctx, id, newID, m.now())
+}
+
+// Delete closes a session and releases its licence. Closing a session that is already
+// gone is not an error.
+func (m *Manager) Delete(ctx context.Context, id string) error {
+	if _, err := m.store.Delete(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// Sweep removes what has expired now.
+func (m *Manager) Sweep(ctx context.Context) (int, error) { return m.store.Sweep(ctx, m.now()) }
+
+// Stats reports the store's counts.
+func (m *Manager) Stats(ctx context.Context) (Stats, error) { return m.store.Stats(ctx) }
+
+// Range calls fn for each live session.
+func (m *Manager) Range(ctx context.Context, fn func(*Session) bool) error {
+	return m.store.Range(ctx, fn)
+}
+
+// CreateOTP returns a one-time passcode that brings a request back into session id within
+// lifespan (4D's Session.createOTP).
+func (m *Manager) CreateOTP(ctx context.Context, id string, lifespan time.Duration) (string, error) {
+	if lifespan <= 0 {
+		lifespan = m.idle
+	}
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("sessions: otp: %w", err)
+	}
+	tok := base64.RawURLEncoding.EncodeToString(b[:])
+	if err := m.store.PutToken(ctx, tok, id, m.now().Add(lifespan)); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// RedeemOTP spends a one-time passcode and returns the live session it names, touched.
+// A used, unknown or expired token, or one whose session is gone, gives ErrNotFound.
+func (m *Manager) RedeemOTP(ctx context.Context, tok string) (*Session, error) {
+	id, err := m.store.TakeToken(ctx, tok, m.now())
+	if err != nil {
+		return nil, err
+	}
+	return m.Touch(ctx, id)
+}

@@ -1,0 +1,489 @@
+package sessions
+
+import (
+	"container/heap"
+	"container/list"
+	"context"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const shardCount = 64
+
+// MemoryStore is the in-memory Store. Sessions are spread over shards, each with its own
+// lock, map and expiry heap, so that requests of different sessions rarely contend.
+//
+// Expiry is lazy on the heap: a touch only updates the entry's expiration, and the heap
+// keeps the expiration the entry had when it was last placed. The sweeper pops entries
+// whose heap time has passed and either removes them or re-places them at their real
+// expiration; each live session is re-placed at most once per idle period, so sweeping
+// costs what expires, and a touch costs O(1).
+type MemoryStore struct {
+	seed     maphash.Seed
+	shards   [shardCount]shard
+	licensed atomic.Int64
+
+	maxGuests int
+	guestMu   sync.Mutex
+	guests    list.List // of string IDs; front = most recently used
+
+	countersMu sync.Mutex
+	counters   map[string]counter
+
+	tokensMu sync.Mutex
+	tokens   map[string]token
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+type shard struct {
+	mu      sync.Mutex
+	entries map[string]*entry
+	expiry  expiryHeap
+}
+
+type entry struct {
+	s       Session
+	heapAt  int64 // expiration (unix ns) the heap orders this entry by
+	heapIdx int
+	guest   *list.Element // position in the guest LRU; nil when not a guest
+}
+
+type counter struct {
+	n     int
+	reset time.Time
+}
+
+type token struct {
+	sessionID string
+	expires   time.Time
+}
+
+// NewMemoryStore returns an empty store that holds at most maxGuests guest sessions
+// (0 = no bound), evicting the least recently used guest to make room.
+func NewMemoryStore(maxGuests int) *MemoryStore {
+	m := &MemoryStore{
+		seed:      maphash.MakeSeed(),
+		maxGuests: maxGuests,
+		counters:  make(map[string]counter),
+		tokens:    make(map[string]token),
+	}
+	for i := range m.shards {
+		m.shards[i].entries = make(map[string]*entry)
+	}
+	return m
+}
+
+func (m *MemoryStore) shardIndex(id string) uint64 {
+	return maphash.String(m.seed, id) % shardCount
+}
+
+func (m *MemoryStore) shardOf(id string) *shard { return &m.shards[m.shardIndex(id)] }
+
+// takeLicence reserves one licence unless max (> 0) are held.
+func (m *MemoryStore) takeLicence(max int) bool {
+	for {
+		n := m.licensed.Load()
+		if max > 0 && n >= int64(max) {
+			return false
+		}
+		if m.licensed.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// Create implements Store.
+func (m *MemoryStore) Create(_ context.Context, s *Session, licence bool, max int) error {
+	if licence && !m.takeLicence(max) {
+		return ErrLicenceExhausted
+	}
+	e := &entry{s: *s.Clone()}
+	e.s.Licensed = licence
+	sh := m.shardOf(s.ID)
+	sh.mu.Lock()
+	if _, dup := sh.entries[s.ID]; dup {
+		sh.mu.Unlock()
+		if licence {
+			m.licensed.Add(-1)
+		}
+		return ErrExists
+	}
+	sh.entries[s.ID] = e
+	sh.place(e)
+	if e.s.Guest {
+		m.guestMu.Lock()
+		e.guest = m.guests.PushFront(s.ID)
+		m.guestMu.Unlock()
+	}
+	sh.mu.Unlock()
+	s.Licensed = licence
+	if e.s.Guest {
+		m.evictGuests()
+	}
+	return nil
+}
+
+// evictGuests removes least recently used guests while there are more than maxGuests.
+// The guest lock is never held while taking a shard lock (shards take it the other way).
+func (m *MemoryStore) evictGuests() {
+	if m.maxGuests <= 0 {
+		return
+	}
+	for {
+		m.guestMu.Lock()
+		if m.guests.Len() <= m.maxGuests {
+			m.guestMu.Unlock()
+			return
+		}
+		id := m.guests.Back().Value.(string)
+		m.guestMu.Unlock()
+		sh := m.shardOf(id)
+		sh.mu.Lock()
+		if e, ok := sh.entries[id]; ok && e.guest != nil {
+			m.remove(sh, e)
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// lookup returns the live entry for id; an expired one is removed. sh.mu must be held.
+func (m *MemoryStore) lookup(sh *shard, id string, now time.Time) *entry {
+	e, ok := sh.entries[id]
+	if !ok {
+		return nil
+	}
+	if e.s.Expired(now) {
+		m.remove(sh, e)
+		return nil
+	}
+	return e
+}
+
+// remove deletes e from its shard, the guest list and the licence count. sh.mu must be held.
+func (m *MemoryStore) remove(sh *shard, e *entry) {
+	delete(sh.entries, e.s.ID)
+	if e.heapIdx >= 0 {
+		heap.Remove(&sh.expiry, e.heapIdx)
+	}
+	m.dropGuest(e)
+	if e.s.Licensed {
+		e.s.Licensed = false
+		m.licensed.Add(-1)
+	}
+}
+
+func (m *MemoryStore) dropGuest(e *entry) {
+	if e.guest == nil {
+		return
+	}
+	m.guestMu.Lock()
+	m.guests.Remove(e.guest)
+	m.guestMu.Unlock()
+	e.guest = nil
+}
+
+// Touch implements Store.
+func (m *MemoryStore) Touch(_ context.Context, id string, now time.Time) (*Session, error) {
+	sh := m.shardOf(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := m.lookup(sh, id, now)
+	if e == nil {
+		return nil, ErrNotFound
+	}
+	e.s.LastAccess = now
+	e.s.Expires = now.Add(e.s.IdleTimeout)
+	if e.guest != nil {
+		m.guestMu.Lock()
+		m.guests.MoveToFront(e.guest)
+		m.guestMu.Unlock()
+	}
+	s := e.s
+	return &s, nil
+}
+
+// Get implements Store.
+func (m *MemoryStore) Get(_ context.Context, id string, now time.Time) (*Session, error) {
+	sh := m.shardOf(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := m.lookup(sh, id, now)
+	if e == nil {
+		return nil, ErrNotFound
+	}
+	s := e.s
+	return &s, nil
+}
+
+// Update implements Store.
+func (m *MemoryStore) Update(_ context.Context, id string, now time.Time, fn func(*Session) error) (*Session, error) {
+	sh := m.shardOf(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := m.lookup(sh, id, now)
+	if e == nil {
+		return nil, ErrNotFound
+	}
+	c := e.s.Clone()
+	if err := fn(c); err != nil {
+		return nil, err
+	}
+	c.ID, c.Licensed = e.s.ID, e.s.Licensed
+	c.Guest = c.Guest && e.s.Guest // a session never becomes a guest again
+	c.Expires = c.LastAccess.Add(c.IdleTimeout)
+	e.s = *c
+	if !c.Guest {
+		m.dropGuest(e)
+	}
+	sh.place(e) // the expiration may have moved earlier
+	out := e.s
+	return &out, nil
+}
+
+// TakeLicence implements Store.
+func (m *MemoryStore) TakeLicence(_ context.Context, id string, max int) error {
+	sh := m.shardOf(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.entries[id]
+	if !ok {
+		return ErrNotFound
+	}
+	if e.s.Licensed {
+		return nil
+	}
+	if !m.takeLicence(max) {
+		return ErrLicenceExhausted
+	}
+	e.s.Licensed = true
+	return nil
+}
+
+// Rotate implements Store. Both shards are locked (in index order) so the session is
+// never visible under both IDs, nor under neither.
+func (m *MemoryStore) Rotate(_ context.Context, oldID, newID string, now time.Time) (*Session, error) {
+	a, b := m.shardOf(oldID), m.shardOf(newID)
+	if a == b {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+	} else {
+		first, second := a, b
+		if m.shardIndex(newID) < m.shardIndex(oldID) {
+			first, second = b, a
+		}
+		first.mu.Lock()
+		defer first.mu.Unlock()
+		second.mu.Lock()
+		defer second.mu.Unlock()
+	}
+	e := m.lookup(a, oldID, now)
+	if e == nil {
+		return nil, ErrNotFound
+	}
+	if _, dup := b.entries[newID]; dup {
+		return nil, ErrExists
+	}
+	delete(a.entries, oldID)
+	heap.Remove(&a.expiry, e.heapIdx)
+	e.s.ID = newID
+	b.entries[newID] = e
+	b.place(e)
+	if e.guest != nil {
+		m.guestMu.Lock()
+		e.guest.Value = newID
+		m.guestMu.Unlock()
+	}
+	s := e.s
+	return &s, nil
+}
+
+// Delete implements Store.
+func (m *MemoryStore) Delete(_ context.Context, id string) (*Session, error) {
+	sh := m.shardOf(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.entries[id]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	s := e.s
+	m.remove(sh, e)
+	return &s, nil
+}
+
+// Sweep implements Store.
+func (m *MemoryStore) Sweep(_ context.Context, now time.Time) (int, error) {
+	removed := 0
+	at := now.UnixNano()
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.Lock()
+		for len(sh.expiry) > 0 && sh.expiry[0].heapAt <= at {
+			e := sh.expiry[0]
+			if e.s.Expired(now) {
+				m.remove(sh, e)
+				removed++
+				continue
+			}
+			e.heapAt = e.s.Expires.UnixNano()
+			heap.Fix(&sh.expiry, 0)
+		}
+		sh.mu.Unlock()
+	}
+
+	m.countersMu.Lock()
+	for k, c := range m.counters {
+		if !now.Before(c.reset) {
+			delete(m.counters, k)
+		}
+	}
+	m.countersMu.Unlock()
+	m.tokensMu.Lock()
+	for k, t := range m.tokens {
+		if !now.Before(t.expires) {
+			delete(m.tokens, k)
+		}
+	}
+	m.tokensMu.Unlock()
+	return removed, nil
+}
+
+// Stats implements Store.
+func (m *MemoryStore) Stats(context.Context) (Stats, error) {
+	var st Stats
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.Lock()
+		st.Sessions += len(sh.entries)
+		sh.mu.Unlock()
+	}
+	m.guestMu.Lock()
+	st.Guests = m.guests.Len()
+	m.guestMu.Unlock()
+	st.Licensed = int(m.licensed.Load())
+	return st, nil
+}
+
+// Range implements Store.
+func (m *MemoryStore) Range(_ context.Context, fn func(*Session) bool) error {
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.Lock()
+		batch := make([]Session, 0, len(sh.entries))
+		for _, e := range sh.entries {
+			batch = append(batch, e.s)
+		}
+		sh.mu.Unlock()
+		for j := range batch {
+			if !fn(&batch[j]) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// Hit implements Store.
+func (m *MemoryStore) Hit(_ context.Context, key string, now time.Time, window time.Duration) (int, time.Time, error) {
+	m.countersMu.Lock()
+	defer m.countersMu.Unlock()
+	c, ok := m.counters[key]
+	if !ok || !now.Before(c.reset) {
+		c = counter{reset: now.Add(window)}
+	}
+	c.n++
+	m.counters[key] = c
+	return c.n, c.reset, nil
+}
+
+// Hits implements Store.
+func (m *MemoryStore) Hits(_ context.Context, key string, now time.Time) (int, time.Time, error) {
+	m.countersMu.Lock()
+	defer m.countersMu.Unlock()
+	c, ok := m.counters[key]
+	if !ok || !now.Before(c.reset) {
+		return 0, time.Time{}, nil
+	}
+	return c.n, c.reset, nil
+}
+
+// ResetHits implements Store.
+func (m *MemoryStore) ResetHits(_ context.Context, key string) error {
+	m.countersMu.Lock()
+	delete(m.counters, key)
+	m.countersMu.Unlock()
+	return nil
+}
+
+// PutToken implements Store.
+func (m *MemoryStore) PutToken(_ context.Context, tok, sessionID string, expires time.Time) error {
+	m.tokensMu.Lock()
+	m.tokens[tok] = token{sessionID: sessionID, expires: expires}
+	m.tokensMu.Unlock()
+	return nil
+}
+
+// TakeToken implements Store.
+func (m *MemoryStore) TakeToken(_ context.Context, tok string, now time.Time) (string, error) {
+	m.tokensMu.Lock()
+	defer m.tokensMu.Unlock()
+	t, ok := m.tokens[tok]
+	if !ok {
+		return "", ErrNotFound
+	}
+	delete(m.tokens, tok)
+	if !now.Before(t.expires) {
+		return "", ErrNotFound
+	}
+	return t.sessionID, nil
+}
+
+// Close implements Store: every session goes, and with it every licence.
+func (m *MemoryStore) Close() error {
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.Lock()
+		for _, e := range sh.entries {
+			m.remove(sh, e)
+		}
+		sh.mu.Unlock()
+	}
+	return nil
+}
+
+// place puts e in the expiry heap at its current expiration (or moves it there).
+func (sh *shard) place(e *entry) {
+	e.heapAt = e.s.Expires.UnixNano()
+	if e.heapIdx >= 0 && e.heapIdx < len(sh.expiry) && sh.expiry[e.heapIdx] == e {
+		heap.Fix(&sh.expiry, e.heapIdx)
+		return
+	}
+	heap.Push(&sh.expiry, e)
+}
+
+// expiryHeap is a min-heap of entries by heapAt.
+type expiryHeap []*entry
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].heapAt < h[j].heapAt }
+func (h expiryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIdx = i
+	h[j].heapIdx = j
+}
+func (h *expiryHeap) Push(x any) {
+	e := x.(*entry)
+	e.heapIdx = len(*h)
+	*h = append(*h, e)
+}
+func (h *expiryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.heapIdx = -1
+	return e
+}
