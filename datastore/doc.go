@@ -1,0 +1,119 @@
+// Package datastore holds gatehouse's data: the model (model.json), entities stored in an
+// embedded SQLite database (modernc.org/sqlite, pure Go), and 4D's query language compiled to
+// parameterised SQL. It is a leaf package: it knows nothing of HTTP, sessions or permissions;
+// the REST layer serialises entities and enforces permissions (Query.Visible hides attributes
+// from filters), and the script engine binds `ds` on the same API.
+//
+// # Model
+//
+//	{"dataClasses": [
+//	  {"name": "Company", "attributes": [
+//	    {"name": "ID", "type": "long", "primaryKey": true, "autoincrement": true},
+//	    {"name": "name", "type": "string", "indexed": true},
+//	    {"name": "staff", "kind": "relatedEntities", "path": "employer"}]},
+//	  {"name": "Employee", "exposed": true, "attributes": [
+//	    {"name": "name", "type": "string"},
+//	    {"name": "employer", "kind": "relatedEntity", "type": "Company"},
+//	    {"name": "secret", "type": "string", "exposed": false}]}]}
+//
+// Keys of a dataclass: name (required), exposed (default true), attributes. Keys of an
+// attribute: name (required), kind (storage — the default —, relatedEntity, relatedEntities),
+// type (storage: string, long, number, bool, date, uuid, object; relatedEntity: the related
+// dataclass; relatedEntities: optional, the related dataclass or "<Name>Selection"),
+// primaryKey, autoincrement (on a long or uuid key), indexed, exposed (default true), path
+// (relatedEntities: the relatedEntity attribute on the other side). Unknown keys are errors.
+// Names are case-sensitive identifiers (letters, digits, '_'), must not start with "__", and
+// must differ by more than case (SQLite's identifiers ignore case). A dataclass without a
+// primary key gets an implicit "ID" long autoincrement key, as 4D gives new tables. Errors
+// name the file, line, column and JSON path:
+//
+//	model.json:7:9: $.dataClasses[0].attributes[2].type: unknown type "strin" (expected …)
+//
+// # Storage
+//
+// One table per dataclass, named after it, one column per storage or relatedEntity attribute
+// (the foreign key, REFERENCES the related table), plus __stamp (1 on creation, +1 on each save)
+// and __timestamp (last save, UTC). Dates are stored as fixed-width RFC 3339 text in UTC, uuids
+// as 32 upper-case hex digits (4D's form), objects as JSON text, booleans as 0/1. Indexed
+// attributes, keys and foreign keys are indexed; strings on their case-folded form. The table
+// __gatehouse_schema records what each column was created as: Open and SetModel add tables,
+// columns and indexes, never drop any (a removed attribute keeps its column and data), and
+// refuse a model that changes a primary key or an attribute's type (ErrIncompatibleModel).
+// The file runs in WAL mode with a busy timeout and foreign keys on; one connection writes
+// (writes are serialised), a pool of query-only connections reads concurrently. Stamps are
+// checked inside the UPDATE itself (WHERE key = ? AND __stamp = ?), so two concurrent saves of
+// the same version cannot both succeed. Dropping an entity clears the references others hold
+// to it (their stamps grow).
+//
+// All SQLite specifics live in dialect.go, so a PostgreSQL backend is one more dialect.
+//
+// # Query language
+//
+// Used by Query.Filter (REST $filter, ds.X.query):
+//
+//	query       = [ orExpr ] .
+//	orExpr      = andExpr { ( "OR" | "|" | "||" | "EXCEPT" ) andExpr } .
+//	andExpr     = unary { ( "AND" | "&" | "&&" ) unary } .
+//	unary       = "NOT" unary | "(" orExpr ")" | comparison .
+//	comparison  = path operator value .
+//	path        = name { "." name } .
+//	operator    = "=" | "==" | "===" | "!=" | "#" | "!==" | "<" | "<=" | ">" | ">=" | "%"
+//	            | "IS" [ "NOT" ] | "IN" | "BEGIN" .
+//	value       = string | number | "true" | "false" | "null" | placeholder | array .
+//	array       = "[" [ value { "," value } ] "]" .
+//	placeholder = ":" digit { digit } .
+//
+// Keywords are case-insensitive; names are not. Strings are 'single' or "double" quoted; a
+// backslash escapes the quote and itself. Precedence: NOT binds tightest, then AND, then OR and
+// EXCEPT (equal, left to right); parentheses group. "a EXCEPT b" is "a AND NOT(b)".
+//
+// Operators:
+//
+//	=  ==        equal; in strings '@' is a wildcard: 'A@' starts with A, '@a@' contains a
+//	!= #         not equal (exactly NOT(=), so it includes nulls); '@' is a wildcard
+//	=== IS       equal, '@' is an ordinary character
+//	!== IS NOT   not equal, '@' is an ordinary character
+//	< <= > >=    order (strings, numbers, dates, booleans)
+//	BEGIN        the string starts with the value ('@' is ordinary)
+//	IN           equal to one element of an array: [1, 2] or a placeholder holding an array;
+//	             string elements may use '@'; a null element matches null
+//	%            contains the keyword: the value's words appear as whole words, in order
+//	             ("% 'john'" matches "Mr John Smith", not "Johnson"); a final '@' matches a
+//	             word's start ("% 'john@'" matches "Johnson")
+//
+// "attr = null" / "attr IS null" match null values, "!= null" non-null ones; null with any
+// other operator is an error. The semantics are those of sets, as in 4D: a null attribute
+// matches no comparison but "= null", and NOT(x) is every entity x does not match.
+//
+// String comparisons ignore case, for all of Unicode (simple case mapping: 'É' = 'é',
+// 'Σ' = 'σ' = 'ς'), not only ASCII: gatehouse registers a folding function with its SQLite
+// connections and indexes strings on its result. Accents matter ('e' ≠ 'é'). String primary
+// keys compare the same way in queries; Get matches a key exactly.
+//
+// Values are converted to the attribute's type: numbers for long and number (a numeric string
+// such as "12" is accepted), true/false for bool, 'YYYY-MM-DD' or RFC 3339 strings for dates,
+// any usual spelling of a UUID for uuid. Object attributes compare only with null. A
+// relatedEntity attribute compares its foreign key ("employer = 3", "employer = null").
+//
+// Paths follow relatedEntity attributes ("employer.name", "employer.parent.name"), as LEFT
+// JOINs: an entity without employer has a null employer.name. A path through a
+// relatedEntities attribute ("staff.name = 'Ann'") matches the entities with at least one
+// related entity satisfying the comparison; each comparison is tested on its own, so
+// "staff.name = 'Ann' AND staff.age > 60" may be satisfied by two different members.
+//
+// Placeholders :1, :2… take Query.Params in order (1-based). Their values are bound, never
+// written into SQL; nothing from the query text reaches SQL but names checked against the model.
+//
+// Errors are *QueryError with 4D's codes: CodeSyntax (1162), CodePlaceholderMissing (1279),
+// CodeWrongType (1280: a value or placeholder that does not fit the attribute, an operator that
+// does not apply to it), CodeUnknownAttribute (1500), and the byte offset of the culprit.
+// Limits: 8 KiB of text, 64 levels of nesting, 16 names per path, 32 relations per query,
+// 30 000 bound values, 16 order-by terms.
+//
+// # Order by
+//
+// Query.OrderBy is a comma-separated list of paths through relatedEntity attributes, each
+// optionally followed by ASC or DESC: "lastName, firstName desc, employer.name". Strings sort
+// case-insensitively, nulls first when ascending. Ties are broken by the primary key, so pages
+// never overlap.
+package datastore
