@@ -1,0 +1,150 @@
+// Package engine runs the JavaScript of a gatehouse app: it loads and
+// compiles the scripts folder, hands out sandboxed goja runtimes from a pool,
+// calls exported functions with a time limit, and swaps in a new script set
+// on reload without disturbing calls in flight.
+//
+// The rest of this comment is the contract for script authors.
+//
+// # Files
+//
+// Scripts live in the app's scripts/ folder and are CommonJS modules:
+//
+//	scripts/DataStore.js             exports.authentify = function (credentials) {...}
+//	                                 datastore functions: POST /rest/$catalog/{name}
+//	scripts/onRESTAuthentication.js  module.exports = function (user, password, isDigest, ip) {...}
+//	                                 $directory/login and HTTP Basic; return true to accept
+//	scripts/{DataClass}.js           dataclass functions: POST /rest/{DataClass}/{name}
+//	scripts/lib/**.js                helpers, loaded with require('./lib/x')
+//
+// Every .js file under scripts/ is compiled when the server starts and again
+// on every reload; names starting with a dot are skipped. A set with a syntax
+// error anywhere is refused as a whole, with file:line for each problem
+// ("gatehouse check" prints them): at start the server does not start, on
+// reload the previous set stays active.
+//
+// Scripts run in strict mode, as if every file began with "use strict".
+// A file's top level may not return (wrap such code in a function).
+//
+// # Exports
+//
+// Only functions exported by a top-level file can be called over REST: they
+// are 4D's exposed functions. Everything else in a file is private:
+//
+//	function check(user) { ... }                 // private
+//	exports.authentify = function (c) { ... }    // POST /rest/$catalog/authentify
+//	exports.list = function () { ... }
+//	exports.list.onHttpGet = true                // GET allowed too, arguments from ?$params='[...]'
+//
+// module.exports = {...} works as in Node. The exports are read when the set
+// is loaded: a function added later, inside a call, is not callable.
+//
+// Arguments arrive as JSON values (objects, arrays, strings, numbers,
+// booleans, null). The return value is sent as JSON: it may be any JSON
+// value, a Date (sent as an ISO-8601 string), an object with a toJSON
+// method, a promise (an async function) that settles during the call, or a
+// datastore entity or selection. undefined is sent as null; object
+// properties that are undefined are left out. A result that JSON cannot
+// represent faithfully is an error, not a silent loss: NaN, Infinity,
+// functions, symbols, BigInts, cycles, Map, Set, RegExp and typed arrays.
+//
+// # Modules and require
+//
+// require('./x'), require('../lib/x') and require('./lib/x.js') resolve
+// relative to the requiring file; ".js" is optional and a folder means its
+// index.js. Only files inside scripts/ can be required: absolute paths,
+// paths that climb out of scripts/, bare names such as 'fs', and symbolic
+// links that lead outside are refused. __filename and __dirname are
+// relative to scripts/ ("lib/users.js", "lib").
+//
+// Every call starts from fresh modules: the top-level code of the called
+// file and of everything it requires runs again for each call. Nothing a
+// call leaves in module variables is seen by the next call. Keep state in
+// Session.storage (per session) or in the datastore.
+//
+// Modules' top-level code also runs once when the set is loaded, to read
+// the exports. At that moment there is no session (Session is null) and ds
+// is not available: use ds inside functions, not at the top level.
+//
+// # Globals
+//
+// The sandbox has the standard JavaScript built-ins (Object, Array, JSON,
+// Math, Date, Promise, Map, ...) and these globals, nothing else: no file
+// system, no network, no process, no environment, no timers.
+//
+//	Session                              the caller's session, or null when there is none
+//	ds                                   the datastore (see the datastore package)
+//	console.log/info/warn/error/debug    write to the server log, with the file and line
+//	verifyPasswordHash(password, hash)   bcrypt check: true or false (false for a malformed hash)
+//	generatePasswordHash(password, {cost})  bcrypt hash; cost 4 to 31, default 10
+//	generateDigest(text, algorithm)      hex digest of text's UTF-8 bytes; "sha256", "sha512", "md5", "sha1"
+//	require(path)                        relative to scripts/ when called through globalThis
+//
+// bcrypt uses the first 72 bytes of a password; longer passwords are cut
+// there by both helpers.
+//
+// The built-ins are frozen: assigning to Array.prototype, JSON or
+// globalThis throws a TypeError. Ordinary code is not affected: naming an
+// error (err.name = 'AuthError'), using a plain object as a dictionary
+// (dict.constructor = 1) and defining classes all work.
+//
+// # Session
+//
+//	Session.setPrivileges(p)   p: "name" | "a, b" | ["a", "b"] |
+//	                           {privileges, roles, userName, fullName, userID};
+//	                           names unknown to roles.json are ignored; false when no
+//	                           licence is free (force login mode); otherwise true
+//	Session.hasPrivilege(name) after includes expansion and roles
+//	Session.getPrivileges()    every held privilege, expanded
+//	Session.clearPrivileges()  drops privileges (in force login mode the session stays non-guest)
+//	Session.isGuest()          true until privileges were set once (force login mode)
+//	Session.createOTP(seconds) a one-time passcode for ?$4DSID=; lifespan optional
+//	Session.restore(token)     true when token restored a session
+//	Session.logout()           closes the session when the call ends
+//	Session.id                 the session ID
+//	Session.userName           the user name
+//	Session.idleTimeout        minutes; assign to change it (the server clamps it)
+//	Session.expirationDate     ISO-8601, UTC
+//	Session.info               a copy of the session's description
+//	Session.storage            an object kept with the session across requests
+//
+// Session.storage holds JSON values only: at the end of each call it is
+// converted with JSON.stringify and stored when it changed (functions and
+// undefined values are dropped on the way). Changes made before a script
+// error are kept. Session.storage may be replaced by another object. Two
+// calls of one session running at once each write their whole object; the
+// last one wins.
+//
+// # Limits and errors
+//
+// A call may run for Options.Timeout (the server's --script-timeout, 5s by
+// default); then it is interrupted and the client gets 503. The call stack
+// is limited to Options.MaxCallStack frames (1000 by default); deeper
+// recursion is an error. Slow helpers (bcrypt) also stop waiting when the
+// request is cancelled.
+//
+// A value thrown out of a called function becomes a 500 answer. The server
+// log gets the file, line and message; the client gets a generic message,
+// unless the script threw an Error whose expose property is true:
+//
+//	const err = new Error('Wrong password')
+//	err.expose = true
+//	throw err
+//
+// # Go API
+//
+// New loads a set; Reload loads a new one and swaps it in, or keeps the old
+// one and reports the error (LastError). Call runs an exported function;
+// Authenticate runs onRESTAuthentication. A *ScriptError reports a problem
+// in a script (with file, line and whether its message may be shown);
+// ErrTimeout, ErrNoFunction and the request context's error are returned
+// wrapped; any other error is an internal failure (for example a Session
+// method that failed), never something a script can catch.
+//
+// Runtimes are pooled and reused. Each is hardened once when created: host
+// globals are installed, then every object reachable from the global object
+// is frozen and the global object itself cannot be extended. Per-call
+// state (the session, Options.Globals values, the module cache) is reached
+// through accessors that read the running call, so a runtime carries nothing
+// from one call to the next. A runtime that was interrupted or overflowed its
+// stack is dropped rather than reused.
+package engine

@@ -1,0 +1,466 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	goruntime "runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dop251/goja"
+)
+
+// Defaults of Options.
+const (
+	DefaultTimeout      = 5 * time.Second
+	DefaultMaxCallStack = 1000
+)
+
+// Options configure an Engine.
+type Options struct {
+	// Dir is the scripts folder. It may be absent (or empty): then there are
+	// no scripts.
+	Dir string
+	// Timeout is the wall-clock limit of one call (DefaultTimeout when zero).
+	Timeout time.Duration
+	// MaxCallStack limits the JavaScript call depth (DefaultMaxCallStack
+	// when zero).
+	MaxCallStack int
+	// PoolSize is how many idle runtimes are kept for reuse (default: twice
+	// the number of CPUs). More may run at once; the extra ones are dropped.
+	PoolSize int
+	// Logger receives console output (discarded when nil).
+	Logger *slog.Logger
+	// Globals are extra globals of the sandbox, such as the datastore's ds.
+	Globals []Global
+}
+
+// Global adds a global to the sandbox (e.g. ds). Value is called at most once
+// per call, on the call's goroutine, with the call's context, when a script
+// first reads the global. It is not available to modules' top-level code at
+// load time.
+type Global interface {
+	Name() string
+	Value(ctx context.Context, vm *goja.Runtime) (goja.Value, error)
+}
+
+// FunctionInfo describes an exported function of a module.
+type FunctionInfo struct {
+	Name string
+	// OnHTTPGet is true when the script set exports.f.onHttpGet = true.
+	OnHTTPGet bool
+}
+
+// Engine runs the scripts of one app folder. It is safe for concurrent use.
+type Engine struct {
+	opts Options
+	log  *slog.Logger
+	snap atomic.Pointer[snapshot]
+	idle chan *runtime // the pool of idle runtimes
+
+	reloadMu sync.Mutex // one Reload at a time
+	mu       sync.Mutex // guards lastErr and onReload
+	lastErr  error
+	onReload func(error)
+}
+
+// New loads and compiles the whole script set of opts.Dir. An invalid set is
+// an ErrorList of *ScriptError, one per problem, with file and line.
+func New(opts Options) (*Engine, error) {
+	e, err := newEngine(opts)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := e.load()
+	if err != nil {
+		return nil, err
+	}
+	e.snap.Store(snap)
+	return e, nil
+}
+
+// Check compiles and inspects every script under dir and returns every
+// problem, without serving anything (for "gatehouse check").
+func Check(dir string) error {
+	e, err := newEngine(Options{Dir: dir})
+	if err != nil {
+		return err
+	}
+	_, err = e.load()
+	return err
+}
+
+var identifier = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
+
+// reservedNames are the sandbox's own globals and the CommonJS names.
+var reservedNames = []string{
+	"Session", "console", "verifyPasswordHash", "generatePasswordHash", "generateDigest",
+	"require", "module", "exports", "__filename", "__dirname",
+}
+
+func newEngine(opts Options) (*Engine, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.MaxCallStack <= 0 {
+		opts.MaxCallStack = DefaultMaxCallStack
+	}
+	if opts.PoolSize <= 0 {
+		opts.PoolSize = 2 * goruntime.GOMAXPROCS(0)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	builtins := goja.New().GlobalObject()
+	seen := map[string]bool{}
+	for _, n := range reservedNames {
+		seen[n] = true
+	}
+	for _, g := range opts.Globals {
+		name := g.Name()
+		switch {
+		case !identifier.MatchString(name):
+			return nil, fmt.Errorf("engine: global %q is not an identifier", name)
+		case seen[name] || builtins.Get(name) != nil:
+			return nil, fmt.Errorf("engine: global %q is already defined", name)
+		}
+		seen[name] = true
+	}
+	return &Engine{opts: opts, log: log, idle: make(chan *runtime, opts.PoolSize)}, nil
+}
+
+// Reload loads and compiles the whole script set again. On success the new
+// set replaces the active one atomically (calls already running finish on
+// the old one); on failure the active set stays and the error is kept for
+// LastError.
+func (e *Engine) Reload() error {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	snap, err := e.load()
+	if err == nil {
+		e.snap.Store(snap)
+	}
+	e.mu.Lock()
+	e.lastErr = err
+	hook := e.onReload
+	e.mu.Unlock()
+	if hook != nil {
+		hook(err)
+	}
+	return err
+}
+
+// LastError returns nil after a successful load or reload, else the error of
+// the rejected set.
+func (e *Engine) LastError() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.lastErr
+}
+
+// SetOnReload sets a function called after each Reload attempt with its
+// result (for tests and for logging).
+func (e *Engine) SetOnReload(f func(error)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.onReload = f
+}
+
+// HasAuthentication reports whether scripts/onRESTAuthentication.js exists
+// in the active set.
+func (e *Engine) HasAuthentication() bool {
+	return e.snap.Load().auth
+}
+
+// Function returns an exported function of module: "DataStore" or a
+// dataclass name (file scripts/{module}.js).
+func (e *Engine) Function(module, name string) (FunctionInfo, bool) {
+	m, ok := e.snap.Load().modules[module]
+	if !ok {
+		return FunctionInfo{}, false
+	}
+	fi, ok := m.byName[name]
+	return fi, ok
+}
+
+// Functions returns the exported functions of module, sorted by name.
+func (e *Engine) Functions(module string) []FunctionInfo {
+	m, ok := e.snap.Load().modules[module]
+	if !ok {
+		return nil
+	}
+	return slices.Clone(m.funcs)
+}
+
+// Authenticate runs scripts/onRESTAuthentication.js, whose module.exports is
+// function (user, password, isDigest, ip). Only a result of true accepts.
+func (e *Engine) Authenticate(ctx context.Context, s Session, user, password string, isDigest bool, ip string) (bool, error) {
+	snap := e.snap.Load()
+	if !snap.auth {
+		return false, fmt.Errorf("%w: %s", ErrNoFunction, authFile)
+	}
+	out, err := e.run(ctx, s, snap, &task{what: "onRESTAuthentication", file: authFile,
+		body: func(rt *runtime, module *goja.Object) (any, error) {
+			vm := rt.vm
+			res, err := rt.invoke(module, "", []goja.Value{vm.ToValue(user), vm.ToValue(password), vm.ToValue(isDigest), vm.ToValue(ip)})
+			if err != nil {
+				return nil, err
+			}
+			return isTrue(res), nil
+		}})
+	if err != nil {
+		return false, err
+	}
+	return out.(bool), nil
+}
+
+// Call runs the exported function name of module with args (JSON-decoded
+// values). The result is JSON-compatible (map[string]any, []any, string,
+// float64, bool, nil), except that a Go value wrapped for the script is
+// returned unchanged.
+func (e *Engine) Call(ctx context.Context, s Session, module, name string, args []any) (any, error) {
+	snap := e.snap.Load()
+	m, ok := snap.modules[module]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNoFunction, module)
+	}
+	if _, ok := m.byName[name]; !ok {
+		return nil, fmt.Errorf("%w: %s.%s", ErrNoFunction, module, name)
+	}
+	return e.run(ctx, s, snap, &task{what: module + "." + name, file: m.file,
+		body: func(rt *runtime, module *goja.Object) (any, error) {
+			jsArgs := make([]goja.Value, len(args))
+			for i, a := range args {
+				v, err := rt.importValue(a, 0)
+				if err != nil {
+					return nil, err
+				}
+				jsArgs[i] = v
+			}
+			res, err := rt.invoke(module, name, jsArgs)
+			if err != nil {
+				return nil, err
+			}
+			return rt.export(res, m.file)
+		}})
+}
+
+// task is one unit of work on a runtime: load file's module, then body.
+type task struct {
+	what    string // for messages: "DataStore.authentify"
+	file    string
+	loading bool
+	body    func(rt *runtime, module *goja.Object) (any, error)
+}
+
+// run takes a runtime from the pool, runs t on it under the timeout, and
+// returns the runtime when it is fit for reuse.
+func (e *Engine) run(ctx context.Context, s Session, snap *snapshot, t *task) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("engine: %s: %w", t.what, err)
+	}
+	rt, err := e.get()
+	if err != nil {
+		return nil, err
+	}
+	callCtx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
+	defer cancel()
+	rt.cur = &call{ctx: callCtx, parent: ctx, snap: snap, session: s, loading: t.loading,
+		file: t.file, modules: map[string]*goja.Object{}}
+
+	interrupted := make(chan struct{})
+	stop := context.AfterFunc(callCtx, func() {
+		rt.vm.Interrupt(interruption{})
+		close(interrupted)
+	})
+	reuse := false
+	defer func() {
+		if !stop() {
+			<-interrupted // the interrupt may land late: let it, then clear it
+		}
+		rt.vm.ClearInterrupt()
+		rt.cur = nil
+		if reuse {
+			e.put(rt)
+		}
+	}()
+
+	out, err := rt.exec(t)
+	// A runtime that was interrupted, overflowed its stack or saw a host
+	// failure may be left in an odd state: drop it. A script's own
+	// exception leaves it clean.
+	var ie *goja.InterruptedError
+	var so *goja.StackOverflowError
+	reuse = !errors.As(err, &ie) && !errors.As(err, &so) && rt.cur.failure == nil
+	if err != nil {
+		err = rt.callError(err, t)
+	}
+	return out, err
+}
+
+// exec loads the task's module and runs its body, then writes back the
+// session storage.
+func (rt *runtime) exec(t *task) (any, error) {
+	module, err := rt.module(t.file)
+	var out any
+	if err == nil {
+		out, err = t.body(rt, module)
+	}
+	if err != nil {
+		var ex *goja.Exception
+		var se *ScriptError
+		if !errors.As(err, &ex) && !errors.As(err, &se) {
+			return nil, err // interrupted or failed: nothing more runs
+		}
+	}
+	if ferr := rt.flushStorage(t.file); ferr != nil && err == nil {
+		return nil, ferr
+	}
+	return out, err
+}
+
+// invoke calls the exported function name of module (module.exports itself
+// when name is ""), with exports as this, and settles a returned promise.
+func (rt *runtime) invoke(module *goja.Object, name string, args []goja.Value) (goja.Value, error) {
+	var this, fnVal goja.Value
+	err := rt.protect(func() {
+		this = module.Get("exports")
+		fnVal = this
+		if name != "" {
+			fnVal = this.ToObject(rt.vm).Get(name)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	fn, ok := goja.AssertFunction(fnVal)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is not a function when the module runs", ErrNoFunction, name)
+	}
+	res, err := fn(this, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rt.settle(res)
+}
+
+// settle returns the outcome of a promise result. Pending jobs have run when
+// the call returned, and nothing else (no timers, no I/O) can settle it later.
+func (rt *runtime) settle(v goja.Value) (goja.Value, error) {
+	obj, ok := v.(*goja.Object)
+	if !ok || obj.ExportType() != typePromise {
+		return v, nil
+	}
+	p := obj.Export().(*goja.Promise)
+	switch p.State() {
+	case goja.PromiseStateFulfilled:
+		return p.Result(), nil
+	case goja.PromiseStateRejected:
+		_, err := rt.rethrow(goja.Undefined(), p.Result())
+		return nil, err
+	default:
+		return nil, &ScriptError{File: rt.cur.file, Message: "the function returned a promise that never settled (there are no timers or I/O to wait for)"}
+	}
+}
+
+// callError maps what a call ended with to the engine's errors.
+func (rt *runtime) callError(err error, t *task) error {
+	c := rt.cur
+	var ie *goja.InterruptedError
+	var so *goja.StackOverflowError
+	var ex *goja.Exception
+	switch {
+	case c.failure != nil:
+		return c.failure
+	case errors.As(err, &ie):
+		if perr := c.parent.Err(); perr != nil {
+			return fmt.Errorf("engine: %s: %w", t.what, perr)
+		}
+		loc := &ScriptError{}
+		rt.locate(loc, ie.Stack())
+		if loc.File != "" {
+			return fmt.Errorf("%w: %s (at %s:%d)", ErrTimeout, t.what, loc.File, loc.Line)
+		}
+		return fmt.Errorf("%w: %s", ErrTimeout, t.what)
+	case errors.As(err, &so):
+		se := &ScriptError{File: t.file, Message: ErrStackOverflow.Error(), err: ErrStackOverflow}
+		rt.locate(se, so.Stack())
+		return se
+	case errors.As(err, &ex):
+		return rt.scriptError(ex, t.file)
+	}
+	return err
+}
+
+// scriptError describes a thrown value.
+func (rt *runtime) scriptError(ex *goja.Exception, file string) *ScriptError {
+	se := &ScriptError{File: file}
+	rt.locate(se, ex.Stack())
+	val := ex.Value()
+	_ = rt.protect(func() {
+		if obj, ok := val.(*goja.Object); ok {
+			se.Expose = isTrue(obj.Get("expose"))
+			if m := obj.Get("message"); !absent(m) {
+				se.Message = m.String()
+				return
+			}
+		}
+		se.Message = rt.logText(val)
+	})
+	if se.Message == "" {
+		se.Message = "exception without a message"
+	}
+	return se
+}
+
+// locate sets File, Line, Column and Stack from the innermost script frame
+// of a JavaScript stack.
+func (rt *runtime) locate(se *ScriptError, frames []goja.StackFrame) {
+	var stack []string
+	found := false
+	for i := range frames {
+		f := &frames[i]
+		name := f.SrcName()
+		if rt.cur.snap.programs[name] == nil {
+			continue // native code or the engine's own helpers
+		}
+		p := f.Position()
+		col := p.Column
+		if p.Line == 1 && col > len(wrapPrefix) {
+			col -= len(wrapPrefix)
+		}
+		if !found {
+			se.File, se.Line, se.Column = name, p.Line, col
+			found = true
+		}
+		if len(stack) < 32 {
+			stack = append(stack, fmt.Sprintf("at %s (%s:%d:%d)", f.FuncName(), name, p.Line, col))
+		}
+	}
+	se.Stack = strings.Join(stack, "\n")
+}
+
+// get takes an idle runtime or makes one.
+func (e *Engine) get() (*runtime, error) {
+	select {
+	case rt := <-e.idle:
+		return rt, nil
+	default:
+		return e.newRuntime()
+	}
+}
+
+// put returns a runtime to the pool, or drops it when the pool is full.
+func (e *Engine) put(rt *runtime) {
+	select {
+	case e.idle <- rt:
+	default:
+	}
+}

@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"errors"
+	"path"
+	"strings"
+
+	"github.com/dop251/goja"
+	"github.com/dop251/goja/file"
+	"github.com/dop251/goja/parser"
+)
+
+// A module's source is wrapped in a function, CommonJS style. The prefix has
+// no newline, so line numbers stay those of the file; only columns on the
+// first line move, and they are corrected when reported.
+const (
+	wrapPrefix = "(function (exports, require, module, __filename, __dirname) {"
+	wrapSuffix = "\n})"
+)
+
+// compileModule compiles one file. The source is first parsed on its own, so
+// syntax errors are reported at their place in the file and a source cannot
+// close the wrapper function early. Scripts run in strict mode. Source maps
+// are off: a sourceMappingURL comment must not make the parser read files.
+func compileModule(name, src string) (*goja.Program, []*ScriptError) {
+	src = strings.TrimPrefix(src, "\ufeff")
+	if _, err := parser.ParseFile(nil, name, src, 0, parser.WithDisableSourceMaps); err != nil {
+		return nil, syntaxErrors(name, err, 0)
+	}
+	ast, err := parser.ParseFile(nil, name, wrapPrefix+src+wrapSuffix, 0, parser.WithDisableSourceMaps)
+	if err != nil {
+		return nil, syntaxErrors(name, err, len(wrapPrefix))
+	}
+	prg, err := goja.CompileAST(ast, true)
+	if err != nil {
+		return nil, syntaxErrors(name, err, len(wrapPrefix))
+	}
+	return prg, nil
+}
+
+// syntaxErrors converts goja's parse and compile errors. shift is the
+// length of the text added before the file's first line.
+func syntaxErrors(name string, err error, shift int) []*ScriptError {
+	at := func(p file.Position, msg string) *ScriptError {
+		col := p.Column
+		if p.Line == 1 && col > shift {
+			col -= shift
+		}
+		return &ScriptError{File: name, Line: p.Line, Column: col, Message: "SyntaxError: " + msg}
+	}
+	var list parser.ErrorList
+	var one *parser.Error
+	var compile *goja.CompilerSyntaxError
+	switch {
+	case errors.As(err, &list) && len(list) > 0:
+		// Only the first: the parser's later errors mostly follow from it.
+		return []*ScriptError{at(list[0].Position, list[0].Message)}
+	case errors.As(err, &one):
+		return []*ScriptError{at(one.Position, one.Message)}
+	case errors.As(err, &compile):
+		if compile.File != nil {
+			return []*ScriptError{at(compile.File.Position(compile.Offset), compile.Message)}
+		}
+		return []*ScriptError{{File: name, Message: "SyntaxError: " + compile.Message}}
+	}
+	return []*ScriptError{{File: name, Message: err.Error()}}
+}
+
+// module returns the module object of file for the current call, running
+// the file's top-level code the first time the call needs it.
+func (rt *runtime) module(file string) (*goja.Object, error) {
+	c := rt.cur
+	if m := c.modules[file]; m != nil {
+		return m, nil // loaded, or being loaded (a require cycle sees partial exports)
+	}
+	prg := c.snap.programs[file]
+	if prg == nil {
+		return nil, errors.New("engine: no module " + file)
+	}
+	wrapper, err := rt.vm.RunProgram(prg)
+	if err != nil {
+		return nil, err
+	}
+	fn, ok := goja.AssertFunction(wrapper)
+	if !ok {
+		return nil, errors.New("engine: module " + file + " did not compile to a function")
+	}
+	vm := rt.vm
+	exports := vm.NewObject()
+	module := vm.NewObject()
+	_ = module.Set("exports", exports)
+	_ = module.Set("id", file)
+	c.modules[file] = module
+	dir := path.Dir(file)
+	_, err = fn(goja.Undefined(), exports, rt.fn("require", rt.requireFrom(dir)), module, vm.ToValue(file), vm.ToValue(dir))
+	if err != nil {
+		delete(c.modules, file) // a failed module is not cached (Node does the same)
+		return nil, err
+	}
+	return module, nil
+}
+
+// requireFrom makes the require function of modules in dir ("." for the
+// scripts folder itself, which is where the global require resolves from).
+func (rt *runtime) requireFrom(dir string) func(goja.FunctionCall) goja.Value {
+	return func(fc goja.FunctionCall) goja.Value {
+		spec := rt.stringArg(fc, 0, "require", "path")
+		file, msg := resolve(rt.cur.snap, dir, spec)
+		if msg != "" {
+			return rt.throw("Error", "require(%q): %s", spec, msg)
+		}
+		m, err := rt.module(file)
+		if err != nil {
+			rethrowErr(err)
+		}
+		return m.Get("exports")
+	}
+}
+
+// resolve finds the file that spec names from dir: relative paths only,
+// ".js" optional, index.js for a folder, never outside the scripts folder.
+// It returns a message for the script when there is no such module.
+func resolve(snap *snapshot, dir, spec string) (string, string) {
+	if !strings.HasPrefix(spec, "./") && !strings.HasPrefix(spec, "../") {
+		return "", "only relative paths inside the scripts folder can be required (start with ./ or ../)"
+	}
+	p := path.Join(dir, spec)
+	if p == ".." || strings.HasPrefix(p, "../") {
+		return "", "path leads outside the scripts folder"
+	}
+	for _, candidate := range []string{p, p + ".js", path.Join(p, "index.js")} {
+		if strings.HasSuffix(candidate, ".js") && snap.programs[candidate] != nil {
+			return candidate, ""
+		}
+	}
+	return "", "no such module in the scripts folder"
+}

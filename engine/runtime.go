@@ -1,0 +1,228 @@
+package engine
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/dop251/goja"
+)
+
+//go:embed harden.js
+var hardenSource string
+
+// Helper programs, compiled once for every runtime of the process.
+var (
+	hardenProgram  = goja.MustCompile("gatehouse:harden", hardenSource, true)
+	rethrowProgram = goja.MustCompile("gatehouse:rethrow", "(function (e) { throw e; })", true)
+)
+
+// interruption is the value a runtime is interrupted with; the call state
+// says why (deadline, cancelled request, or a failed host binding).
+type interruption struct{}
+
+// runtime is one goja runtime with the sandbox installed. It belongs to one
+// goroutine at a time: the pool hands it out and takes it back.
+type runtime struct {
+	e   *Engine
+	vm  *goja.Runtime
+	cur *call // the call running on this runtime, nil between calls
+
+	session   *goja.Object // the object behind the Session global
+	protectFn goja.Callable
+	protected func()
+	rethrow   goja.Callable
+	parse     goja.Callable // JSON.parse
+	stringify goja.Callable // JSON.stringify
+	toString  goja.Callable // String
+	errorCtor map[string]*goja.Object
+}
+
+// call is the state of one call on a runtime. Host bindings read it instead
+// of capturing anything, so the runtime carries nothing from one call to the
+// next.
+type call struct {
+	ctx     context.Context // the call's context, with the timeout
+	parent  context.Context // the caller's context
+	snap    *snapshot
+	session Session // nil when the call has no session
+	loading bool    // load-time inspection: host globals are not available
+	file    string  // the module the call runs
+
+	modules   map[string]*goja.Object // module objects of this call, by file
+	globals   []goja.Value            // Options.Globals, resolved on first use
+	storage   *storage
+	loggedOut bool
+	failure   error // a host binding failed; the call ends with this error
+}
+
+// newRuntime creates a runtime, installs the host globals and hardens it.
+func (e *Engine) newRuntime() (*runtime, error) {
+	vm := goja.New()
+	vm.SetMaxCallStackSize(e.opts.MaxCallStack)
+	rt := &runtime{e: e, vm: vm}
+	global := vm.GlobalObject()
+
+	console := vm.NewObject()
+	for _, m := range []struct {
+		name  string
+		level slog.Level
+	}{
+		{"log", slog.LevelInfo}, {"info", slog.LevelInfo}, {"warn", slog.LevelWarn},
+		{"error", slog.LevelError}, {"debug", slog.LevelDebug},
+	} {
+		if err := rt.method(console, m.name, rt.consoleLog(m.level)); err != nil {
+			return nil, err
+		}
+	}
+	rt.session = rt.newSessionObject()
+
+	constant := func(name string, v goja.Value) error {
+		return global.DefineDataProperty(name, v, goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE)
+	}
+	accessor := func(name string, get func(goja.FunctionCall) goja.Value) error {
+		return global.DefineAccessorProperty(name, rt.fn("get "+name, get), nil, goja.FLAG_FALSE, goja.FLAG_TRUE)
+	}
+	errs := []error{
+		constant("console", console),
+		constant("verifyPasswordHash", rt.fn("verifyPasswordHash", rt.verifyPasswordHash)),
+		constant("generatePasswordHash", rt.fn("generatePasswordHash", rt.generatePasswordHash)),
+		constant("generateDigest", rt.fn("generateDigest", rt.generateDigest)),
+		constant("require", rt.fn("require", rt.requireFrom("."))),
+		accessor("Session", rt.getSession),
+	}
+	for i, g := range e.opts.Globals {
+		errs = append(errs, accessor(g.Name(), rt.getGlobal(i, g)))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("engine: install globals: %w", err)
+	}
+
+	harden, err := rt.helper(hardenProgram)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := harden(goja.Undefined(), vm.NewArray(rt.session)); err != nil {
+		return nil, fmt.Errorf("engine: harden runtime: %w", err)
+	}
+	if rt.rethrow, err = rt.helper(rethrowProgram); err != nil {
+		return nil, err
+	}
+	rt.protectFn, _ = goja.AssertFunction(vm.ToValue(func(goja.FunctionCall) goja.Value {
+		rt.protected()
+		return goja.Undefined()
+	}))
+	// The intrinsics are frozen now, so these references stay the originals.
+	json := vm.Get("JSON").ToObject(vm)
+	rt.parse, _ = goja.AssertFunction(json.Get("parse"))
+	rt.stringify, _ = goja.AssertFunction(json.Get("stringify"))
+	rt.toString, _ = goja.AssertFunction(vm.Get("String"))
+	rt.errorCtor = map[string]*goja.Object{}
+	for _, name := range []string{"Error", "TypeError", "RangeError", "ReferenceError"} {
+		rt.errorCtor[name] = vm.Get(name).ToObject(vm)
+	}
+	return rt, nil
+}
+
+// helper runs a compiled helper program that evaluates to a function.
+func (rt *runtime) helper(p *goja.Program) (goja.Callable, error) {
+	v, err := rt.vm.RunProgram(p)
+	if err != nil {
+		return nil, fmt.Errorf("engine: helper: %w", err)
+	}
+	f, ok := goja.AssertFunction(v)
+	if !ok {
+		return nil, fmt.Errorf("engine: helper %v is not a function", v)
+	}
+	return f, nil
+}
+
+// fn makes a native function with a chosen name (goja would name it after
+// the Go function, which scripts need not see).
+func (rt *runtime) fn(name string, f func(goja.FunctionCall) goja.Value) *goja.Object {
+	obj := rt.vm.ToValue(f).(*goja.Object)
+	_ = obj.DefineDataProperty("name", rt.vm.ToValue(name), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	return obj
+}
+
+// method defines a non-enumerable method on obj.
+func (rt *runtime) method(obj *goja.Object, name string, f func(goja.FunctionCall) goja.Value) error {
+	return obj.DefineDataProperty(name, rt.fn(name, f), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE)
+}
+
+// protect runs f as if called from JavaScript: an exception thrown by a
+// getter, a toJSON or a Proxy trap that f touches comes back as an error
+// instead of a panic, and so does an interrupt.
+func (rt *runtime) protect(f func()) error {
+	prev := rt.protected
+	rt.protected = f
+	defer func() { rt.protected = prev }()
+	_, err := rt.protectFn(goja.Undefined())
+	return err
+}
+
+// throw raises a JavaScript error of the given constructor ("TypeError"...)
+// from a host binding. It does not return.
+func (rt *runtime) throw(ctor, format string, args ...any) goja.Value {
+	obj, err := rt.vm.New(rt.errorCtor[ctor], rt.vm.ToValue(fmt.Sprintf(format, args...)))
+	if err != nil {
+		panic(err)
+	}
+	panic(obj)
+}
+
+// fail ends the call with an internal error (not a script error: the script
+// cannot catch it). The interrupt takes effect when the binding returns.
+func (rt *runtime) fail(err error) goja.Value {
+	if rt.cur.failure == nil {
+		rt.cur.failure = err
+	}
+	rt.vm.Interrupt(interruption{})
+	return goja.Undefined()
+}
+
+// rethrowErr re-raises, inside a host binding, an error returned by a
+// nested call into JavaScript: a JavaScript exception keeps its stack, an
+// interrupt or stack overflow stays uncatchable.
+func rethrowErr(err error) {
+	panic(err)
+}
+
+// getGlobal is the getter of an Options.Globals entry: the value is made on
+// first use in a call, with the call's context.
+func (rt *runtime) getGlobal(i int, g Global) func(goja.FunctionCall) goja.Value {
+	return func(goja.FunctionCall) goja.Value {
+		c := rt.cur
+		if c == nil || c.loading {
+			return rt.throw("ReferenceError", "%s is not available while modules load: use it inside a function", g.Name())
+		}
+		if c.globals == nil {
+			c.globals = make([]goja.Value, len(rt.e.opts.Globals))
+		}
+		if v := c.globals[i]; v != nil {
+			return v
+		}
+		v, err := g.Value(c.ctx, rt.vm)
+		if err != nil {
+			return rt.fail(fmt.Errorf("engine: global %s: %w", g.Name(), err))
+		}
+		if v == nil {
+			v = goja.Undefined()
+		}
+		c.globals[i] = v
+		return v
+	}
+}
+
+// caller returns the script file and line of the innermost script frame.
+func (rt *runtime) caller() (string, int) {
+	for _, f := range rt.vm.CaptureCallStack(16, nil) {
+		if rt.cur != nil && rt.cur.snap.programs[f.SrcName()] != nil {
+			p := f.Position()
+			return f.SrcName(), p.Line
+		}
+	}
+	return "", 0
+}
