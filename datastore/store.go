@@ -258,40 +258,61 @@ type colValue struct {
 // Values of the wrong type, unknown attributes and references to missing entities are
 // *ValueError. e itself is not modified.
 func (db *DB) Save(ctx context.Context, e *Entity) (*Entity, error) {
-	if e == nil {
-		return nil, fmt.Errorf("%w: nil entity", ErrUnknownDataClass)
-	}
-	dc, err := db.resolve(e.DataClass)
+	saved, err := db.SaveAll(ctx, []*Entity{e})
 	if err != nil {
 		return nil, err
 	}
-	vals, err := db.encodeValues(dc, e.Values)
-	if err != nil {
-		return nil, err
+	return saved[0], nil
+}
+
+// SaveAll saves every entity as Save does, in one transaction: either all are saved or,
+// on the first error, none is. It returns the saved entities in order.
+func (db *DB) SaveAll(ctx context.Context, entities []*Entity) ([]*Entity, error) {
+	type prepared struct {
+		dc   *DataClass
+		vals []colValue
+	}
+	preps := make([]prepared, len(entities))
+	for i, e := range entities {
+		if e == nil {
+			return nil, fmt.Errorf("%w: nil entity", ErrUnknownDataClass)
+		}
+		dc, err := db.resolve(e.DataClass)
+		if err != nil {
+			return nil, err
+		}
+		vals, err := db.encodeValues(dc, e.Values)
+		if err != nil {
+			return nil, err
+		}
+		preps[i] = prepared{dc, vals}
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("datastore: %w", err)
 	}
 	defer tx.Rollback()
-	if err := db.checkReferences(ctx, tx, vals); err != nil {
-		return nil, err
-	}
-	var key any
-	if e.Stamp > 0 && !isZeroKey(e.Key) {
-		key, err = db.update(ctx, tx, dc, e, vals)
-	} else {
-		key, err = db.insert(ctx, tx, dc, e, vals)
-	}
-	if err != nil {
-		return nil, err
-	}
-	saved, err := db.getByKey(ctx, tx, dc, key)
-	if err != nil {
-		return nil, err
+	saved := make([]*Entity, len(entities))
+	for i, e := range entities {
+		dc, vals := preps[i].dc, preps[i].vals
+		if err := db.checkReferences(ctx, tx, vals); err != nil {
+			return nil, err
+		}
+		var key any
+		if e.Stamp > 0 && !isZeroKey(e.Key) {
+			key, err = db.update(ctx, tx, dc, e, vals)
+		} else {
+			key, err = db.insert(ctx, tx, dc, e, vals)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if saved[i], err = db.getByKey(ctx, tx, dc, key); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("datastore: save %s: %w", dc.Name, err)
+		return nil, fmt.Errorf("datastore: save: %w", err)
 	}
 	return saved, nil
 }
