@@ -123,19 +123,37 @@ func (m *Manager) Clamp(d time.Duration) time.Duration {
 	return min(max(d, m.minIdle), m.maxIdle)
 }
 
-// Create opens a new guest session for a client at remote. With licence true it takes a
-// licence (default login mode), failing with ErrLicenceExhausted when none is free.
-func (m *Manager) Create(ctx context.Context, remote string, licence bool) (*Session, error) {
+// Draft returns a new guest session for a client at remote, with a fresh ID and the
+// default timeout, not yet stored: Insert stores it. Login builds on a draft so that a
+// failed attempt leaves nothing behind.
+func (m *Manager) Draft(remote string) (*Session, error) {
 	id, err := NewID()
 	if err != nil {
 		return nil, fmt.Errorf("sessions: new id: %w", err)
 	}
 	now := m.now()
-	s := &Session{
+	return &Session{
 		ID: id, IdleTimeout: m.idle, Created: now, LastAccess: now, Expires: now.Add(m.idle),
 		RemoteAddr: remote, Guest: true,
+	}, nil
+}
+
+// Insert stores a draft (its timeout clamped, its life starting now). With licence true it
+// takes a licence (default login mode), failing with ErrLicenceExhausted when none is free.
+func (m *Manager) Insert(ctx context.Context, s *Session, licence bool) error {
+	now := m.now()
+	s.IdleTimeout = m.Clamp(s.IdleTimeout)
+	s.LastAccess, s.Expires = now, now.Add(s.IdleTimeout)
+	return m.store.Create(ctx, s, licence, m.licences)
+}
+
+// Create opens a new guest session for a client at remote (Draft + Insert).
+func (m *Manager) Create(ctx context.Context, remote string, licence bool) (*Session, error) {
+	s, err := m.Draft(remote)
+	if err != nil {
+		return nil, err
 	}
-	if err := m.store.Create(ctx, s, licence, m.licences); err != nil {
+	if err := m.Insert(ctx, s, licence); err != nil {
 		return nil, err
 	}
 	return s, nil
