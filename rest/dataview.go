@@ -1,0 +1,571 @@
+package rest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"gatehouse/datastore"
+	"gatehouse/roles"
+)
+
+// maxExpandDepth bounds how deep $expand / $attributes paths go.
+const maxExpandDepth = 4
+
+// dataView answers data requests for one request's session: it checks permissions and
+// serialises entities into 4D's JSON, leaving out what the session may not read.
+type dataView struct {
+	srv *Server
+	st  *state
+	ctx context.Context
+}
+
+func (v *dataView) allowed(a roles.Action, r roles.Resource) bool {
+	return v.st.policy.Allowed(v.st.privileges(), a, r)
+}
+
+// readableDataClass reports whether the session may read entities of dc at all.
+func (v *dataView) readableDataClass(dc *datastore.DataClass) bool {
+	return v.allowed(roles.Read, roles.DataClassResource(dc.Name))
+}
+
+// readable reports whether attribute a of dc appears in answers to this session.
+func (v *dataView) readable(dc *datastore.DataClass, a *datastore.Attribute) bool {
+	if !a.Exposed || !v.allowed(roles.Read, roles.AttributeResource(dc.Name, a.Name)) {
+		return false
+	}
+	if a.Related != nil {
+		return a.Related.Exposed && v.readableDataClass(a.Related)
+	}
+	return true
+}
+
+var permissionErrors = map[roles.Action]struct {
+	status, code int
+	verb         string
+}{
+	roles.Read:    {http.StatusUnauthorized, codeNoReadPerm, "read"},
+	roles.Create:  {http.StatusUnauthorized, codeNoCreatePerm, "create"},
+	roles.Update:  {http.StatusUnauthorized, codeNoUpdatePerm, "update"},
+	roles.Drop:    {http.StatusUnauthorized, codeNoDropPerm, "drop"},
+	roles.Execute: {http.StatusUnauthorized, codeNoExecutePerm, "execute"},
+}
+
+// require returns the 4D permission error when action a on r is not allowed.
+func (v *dataView) require(a roles.Action, r roles.Resource) error {
+	if v.allowed(a, r) {
+		return nil
+	}
+	e := permissionErrors[a]
+	return errorf(e.status, e.code, "No permission to %s %s", e.verb, r)
+}
+
+// query attaches the readability rule to q: a filter or sort on an attribute the
+// session may not read is refused as if the attribute did not exist.
+func (v *dataView) query(q datastore.Query) datastore.Query {
+	q.Visible = v.readable
+	return q
+}
+
+// list handles "GET /rest/{DC}".
+func (v *dataView) list(w http.ResponseWriter, r *http.Request, dc *datastore.DataClass) error {
+	if err := v.require(roles.Read, roles.DataClassResource(dc.Name)); err != nil {
+		return err
+	}
+	q, err := v.srv.queryOptions(r)
+	if err != nil {
+		return err
+	}
+	shape, err := parseShape(r)
+	if err != nil {
+		return err
+	}
+	sel, err := v.srv.cfg.Data.Find(v.ctx, dc, v.query(q))
+	if err != nil {
+		return err
+	}
+	out, err := v.selection(sel, shape, 0)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// getEntity handles "GET /rest/{DC}({key})".
+func (v *dataView) getEntity(w http.ResponseWriter, r *http.Request, dc *datastore.DataClass, key string) error {
+	if err := v.require(roles.Read, roles.DataClassResource(dc.Name)); err != nil {
+		return err
+	}
+	shape, err := parseShape(r)
+	if err != nil {
+		return err
+	}
+	e, err := v.srv.cfg.Data.Get(v.ctx, dc, key)
+	if err != nil {
+		return err
+	}
+	out, err := v.entity(e, shape, 0, true)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// getAttribute handles "GET /rest/{DC}({key})/{attr}".
+func (v *dataView) getAttribute(w http.ResponseWriter, r *http.Request, dc *datastore.DataClass, p dataPath) error {
+	if err := v.require(roles.Read, roles.DataClassResource(dc.Name)); err != nil {
+		return err
+	}
+	a := dc.Attribute(p.Attribute)
+	if a == nil || !v.readable(dc, a) {
+		return errorf(http.StatusNotFound, codeUnknownAttribute, "Unknown attribute %q", p.Attribute)
+	}
+	e, err := v.srv.cfg.Data.Get(v.ctx, dc, p.Key)
+	if err != nil {
+		return err
+	}
+	shape, err := parseShape(r)
+	if err != nil {
+		return err
+	}
+	var out any
+	switch a.Kind {
+	case datastore.KindRelatedEntity:
+		rel, err := v.srv.cfg.Data.RelatedEntity(v.ctx, e, a.Name)
+		if err != nil {
+			return err
+		}
+		if rel == nil {
+			out = object{{a.Name, nil}}
+		} else if out, err = v.entity(rel, shape, 0, true); err != nil {
+			return err
+		}
+	case datastore.KindRelatedEntities:
+		q, err := v.srv.queryOptions(r)
+		if err != nil {
+			return err
+		}
+		sel, err := v.srv.cfg.Data.RelatedEntities(v.ctx, e, a.Name, v.query(q))
+		if err != nil {
+			return err
+		}
+		if out, err = v.selection(sel, shape, 0); err != nil {
+			return err
+		}
+	default:
+		out = object{{a.Name, jsonValue(e.Values[a.Name])}}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// update handles "POST /rest/{DC}?$method=update": one object or an array; objects with
+// __KEY and __STAMP update, others create. All are saved in one transaction.
+func (v *dataView) update(w http.ResponseWriter, dc *datastore.DataClass, body []byte) error {
+	var items []map[string]json.RawMessage
+	single := len(bytes.TrimSpace(body)) > 0 && bytes.TrimSpace(body)[0] == '{'
+	if single {
+		var one map[string]json.RawMessage
+		if err := json.Unmarshal(body, &one); err != nil {
+			return errorf(http.StatusBadRequest, codeBadBody, "Body must be an entity object or an array of them")
+		}
+		items = append(items, one)
+	} else if err := json.Unmarshal(body, &items); err != nil || len(items) == 0 {
+		return errorf(http.StatusBadRequest, codeBadBody, "Body must be an entity object or an array of them")
+	}
+	entities := make([]*datastore.Entity, 0, len(items))
+	for i, item := range items {
+		e, err := v.entityFromBody(dc, item)
+		if err != nil {
+			if ae, ok := err.(*Error); ok && len(items) > 1 {
+				ae.Message = fmt.Sprintf("entity %d: %s", i+1, ae.Message)
+			}
+			return err
+		}
+		entities = append(entities, e)
+	}
+	saved, err := v.srv.cfg.Data.SaveAll(v.ctx, entities)
+	if err != nil {
+		return err
+	}
+	if single {
+		out, err := v.entity(saved[0], nil, 0, true)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+	list := make([]any, 0, len(saved))
+	for _, e := range saved {
+		o, err := v.entity(e, nil, 0, false)
+		if err != nil {
+			return err
+		}
+		list = append(list, o)
+	}
+	writeJSON(w, http.StatusOK, object{{"__entityModel", dc.Name}, {"__COUNT", len(list)}, {"__ENTITIES", list}})
+	return nil
+}
+
+// entityFromBody builds the entity one body object asks to save, checking permissions.
+func (v *dataView) entityFromBody(dc *datastore.DataClass, item map[string]json.RawMessage) (*datastore.Entity, error) {
+	rawKey, hasKey := item["__KEY"]
+	rawStamp, hasStamp := item["__STAMP"]
+	var e *datastore.Entity
+	action := roles.Create
+	if hasKey {
+		if !hasStamp {
+			return nil, errorf(http.StatusBadRequest, codeBadBody, "__STAMP is required to update an entity")
+		}
+		action = roles.Update
+		if err := v.require(roles.Update, roles.DataClassResource(dc.Name)); err != nil {
+			return nil, err
+		}
+		var stamp int64
+		if err := json.Unmarshal(rawStamp, &stamp); err != nil {
+			return nil, errorf(http.StatusBadRequest, codeBadBody, "__STAMP must be a whole number")
+		}
+		key, err := keyText(rawKey)
+		if err != nil {
+			return nil, err
+		}
+		if e, err = v.srv.cfg.Data.Get(v.ctx, dc, key); err != nil {
+			return nil, err
+		}
+		e.Stamp = stamp
+	} else {
+		if err := v.require(roles.Create, roles.DataClassResource(dc.Name)); err != nil {
+			return nil, err
+		}
+		e = dc.NewEntity()
+	}
+	for name, raw := range item {
+		if strings.HasPrefix(name, "__") {
+			continue
+		}
+		a := dc.Attribute(name)
+		if a == nil || !a.Exposed {
+			return nil, errorf(http.StatusNotFound, codeUnknownAttribute, "Unknown attribute %q", name)
+		}
+		if err := v.require(action, roles.AttributeResource(dc.Name, a.Name)); err != nil {
+			return nil, err
+		}
+		if a.Kind == datastore.KindRelatedEntities {
+			return nil, errorf(http.StatusBadRequest, codeBadBody, "%s is a related selection and cannot be set", name)
+		}
+		if a.PrimaryKey && hasKey {
+			return nil, errorf(http.StatusBadRequest, codeBadBody, "the key %s cannot be changed", name)
+		}
+		var val any
+		if err := json.Unmarshal(raw, &val); err != nil {
+			return nil, errBadJSON
+		}
+		if m, ok := val.(map[string]any); ok && a.Kind == datastore.KindRelatedEntity {
+			k, ok := m["__KEY"]
+			if !ok {
+				return nil, errorf(http.StatusBadRequest, codeBadBody, `%s must be {"__KEY": key} or a key`, name)
+			}
+			val = k
+		}
+		e.Values[a.Name] = val
+	}
+	return e, nil
+}
+
+// keyText reads a __KEY given as a JSON string or number.
+func keyText(raw json.RawMessage) (string, error) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", errBadJSON
+	}
+	switch k := v.(type) {
+	case string:
+		return k, nil
+	case float64:
+		return strconv.FormatFloat(k, 'f', -1, 64), nil
+	}
+	return "", errorf(http.StatusBadRequest, codeBadBody, "__KEY must be a string or a number")
+}
+
+// delete handles "POST /rest/{DC}({key})?$method=delete" and
+// "POST /rest/{DC}?$filter=...&$method=delete".
+func (v *dataView) delete(w http.ResponseWriter, r *http.Request, dc *datastore.DataClass, p dataPath) error {
+	if err := v.require(roles.Drop, roles.DataClassResource(dc.Name)); err != nil {
+		return err
+	}
+	data := v.srv.cfg.Data
+	switch {
+	case p.HasKey && p.Attribute == "":
+		e, err := data.Get(v.ctx, dc, p.Key)
+		if err != nil {
+			return err
+		}
+		if err := data.Drop(v.ctx, e); err != nil {
+			return err
+		}
+	case !p.HasKey && queryParam(r, "$filter") != "":
+		q, err := v.srv.queryOptions(r)
+		if err != nil {
+			return err
+		}
+		q.Limit, q.Skip = 0, 0
+		if _, err := data.DeleteWhere(v.ctx, dc, v.query(q)); err != nil {
+			return err
+		}
+	default:
+		return errorf(http.StatusBadRequest, codeMalformedURL, "$method=delete needs an entity key or a $filter")
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	return nil
+}
+
+// shape is what $attributes and $expand ask of each entity: nil attrs means every
+// attribute; a child shape for a relation means "expand it, with that shape".
+type shape struct {
+	attrs  map[string]*shape // nil = all
+	expand map[string]*shape
+}
+
+// parseShape reads $attributes=a,b,rel.c and $expand=rel,rel2.
+func parseShape(r *http.Request) (*shape, error) {
+	sh := &shape{}
+	add := func(param string, into func(*shape) *map[string]*shape) error {
+		v := queryParam(r, param)
+		if v == "" {
+			return nil
+		}
+		for _, item := range strings.Split(v, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			parts := strings.Split(item, ".")
+			if len(parts) > maxExpandDepth {
+				return errorf(http.StatusBadRequest, codeMalformedURL, "%s path %q is too deep", param, item)
+			}
+			cur := sh
+			for i, part := range parts {
+				m := into(cur)
+				if *m == nil {
+					*m = map[string]*shape{}
+				}
+				next := (*m)[part]
+				if next == nil && (i < len(parts)-1 || param == "$expand") {
+					next = &shape{}
+				}
+				(*m)[part] = next
+				if next == nil {
+					break
+				}
+				cur = next
+			}
+		}
+		return nil
+	}
+	if err := add("$attributes", func(s *shape) *map[string]*shape { return &s.attrs }); err != nil {
+		return nil, err
+	}
+	if err := add("$expand", func(s *shape) *map[string]*shape { return &s.expand }); err != nil {
+		return nil, err
+	}
+	return sh, nil
+}
+
+// wants reports whether attribute name is in the answer, and with which expansion shape
+// (nil: not expanded).
+func (sh *shape) wants(name string) (bool, *shape) {
+	if sh == nil {
+		return true, nil
+	}
+	sub, listed := sh.attrs[name]
+	if sh.attrs != nil && !listed {
+		return false, nil
+	}
+	if sub != nil {
+		return true, sub // $attributes=rel.a,rel.b: expanded with those attributes
+	}
+	if exp, ok := sh.expand[name]; ok {
+		return true, exp
+	}
+	return true, nil
+}
+
+// selection serialises a selection in 4D's list shape.
+func (v *dataView) selection(sel *datastore.Selection, sh *shape, depth int) (object, error) {
+	list := make([]any, 0, len(sel.Entities))
+	for _, e := range sel.Entities {
+		o, err := v.entity(e, sh, depth, false)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, o)
+	}
+	return object{
+		{"__entityModel", sel.DataClass.Name}, {"__COUNT", sel.Count}, {"__SENT", len(list)},
+		{"__FIRST", sel.First}, {"__ENTITIES", list},
+	}, nil
+}
+
+// entity serialises one entity: __KEY, __TIMESTAMP, __STAMP, then each attribute the
+// session may read (relations deferred unless expanded).
+func (v *dataView) entity(e *datastore.Entity, sh *shape, depth int, top bool) (object, error) {
+	dc := e.DataClass
+	o := make(object, 0, len(dc.Attributes)+4)
+	if top {
+		o = append(o, field{"__entityModel", dc.Name})
+	}
+	key := e.KeyString()
+	o = append(o, field{"__KEY", key}, field{"__TIMESTAMP", formatTime(e.Timestamp)}, field{"__STAMP", e.Stamp})
+	for _, a := range dc.Attributes {
+		ok, sub := sh.wants(a.Name)
+		if !ok || !v.readable(dc, a) {
+			continue
+		}
+		switch a.Kind {
+		case datastore.KindRelatedEntity:
+			fk := e.Values[a.Name]
+			if fk == nil {
+				o = append(o, field{a.Name, nil})
+				continue
+			}
+			if sub == nil || depth >= maxExpandDepth {
+				k := keyString(fk)
+				o = append(o, field{a.Name, object{{"__deferred", object{
+					{"uri", "/rest/" + a.Related.Name + "(" + url.PathEscape(k) + ")"}, {"__KEY", k}}}}})
+				continue
+			}
+			rel, err := v.srv.cfg.Data.RelatedEntity(v.ctx, e, a.Name)
+			if err != nil {
+				return nil, err
+			}
+			if rel == nil {
+				o = append(o, field{a.Name, nil})
+				continue
+			}
+			ro, err := v.entity(rel, sub, depth+1, false)
+			if err != nil {
+				return nil, err
+			}
+			o = append(o, field{a.Name, ro})
+		case datastore.KindRelatedEntities:
+			if sub == nil || depth >= maxExpandDepth {
+				o = append(o, field{a.Name, object{{"__deferred", object{
+					{"uri", "/rest/" + dc.Name + "(" + url.PathEscape(key) + ")/" + a.Name + "?$expand=" + a.Name}}}}})
+				continue
+			}
+			sel, err := v.srv.cfg.Data.RelatedEntities(v.ctx, e, a.Name, datastore.Query{Limit: v.srv.cfg.MaxTop})
+			if err != nil {
+				return nil, err
+			}
+			so, err := v.selection(sel, sub, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			o = append(o, field{a.Name, so[1:]}) // without __entityModel
+		default:
+			o = append(o, field{a.Name, jsonValue(e.Values[a.Name])})
+		}
+	}
+	return o, nil
+}
+
+// writeResult answers a function's return value: an entity or a selection in 4D's
+// shapes (unreadable attributes left out), anything else as {"result": value}.
+func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, st *state, result any) error {
+	v := &dataView{srv: s, st: st, ctx: r.Context()}
+	var out any
+	var err error
+	switch x := result.(type) {
+	case *datastore.Entity:
+		out, err = v.entity(x, nil, 0, true)
+	case *datastore.Selection:
+		out, err = v.selection(x, nil, 0)
+	case scriptEntity:
+		out, err = v.entity(x.DatastoreEntity(), nil, 0, true)
+	case scriptSelection:
+		var sel *datastore.Selection
+		if sel, err = x.DatastoreSelection(r.Context(), s.cfg.MaxTop); err == nil {
+			out, err = v.selection(sel, nil, 0)
+		}
+	default:
+		out = map[string]any{"result": x}
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// scriptEntity and scriptSelection are what a script's entity and selection objects
+// export as (see datastore/dsjs).
+type scriptEntity interface {
+	DatastoreEntity() *datastore.Entity
+}
+
+type scriptSelection interface {
+	DatastoreSelection(ctx context.Context, limit int) (*datastore.Selection, error)
+}
+
+// keyString writes a key value as in URLs and __KEY.
+func keyString(k any) string {
+	switch x := k.(type) {
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return fmt.Sprint(k)
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// jsonValue turns a stored value into its JSON form (dates as ISO-8601).
+func jsonValue(v any) any {
+	if t, ok := v.(time.Time); ok {
+		return formatTime(t)
+	}
+	return v
+}
+
+// object is a JSON object that keeps its fields in order (4D clients read __KEY first).
+type object []field
+
+type field struct {
+	k string
+	v any
+}
+
+func (o object) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, f := range o {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(f.k); err != nil {
+			return nil, err
+		}
+		buf.Truncate(buf.Len() - 1) // Encode's newline
+		buf.WriteByte(':')
+		if err := enc.Encode(f.v); err != nil {
+			return nil, err
+		}
+		buf.Truncate(buf.Len() - 1)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,309 @@
+package rest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gatehouse/datastore"
+	"gatehouse/datastore/dsjs"
+	"gatehouse/engine"
+	"gatehouse/roles"
+	"gatehouse/sessions"
+)
+
+// clock is a settable clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// harness is a real gatehouse REST server (real sessions, real goja scripts written to a
+// temporary folder, real roles.json) behind httptest.
+type harness struct {
+	t       *testing.T
+	dir     string
+	srv     *httptest.Server
+	rest    *Server
+	mgr     *sessions.Manager
+	store   *sessions.MemoryStore
+	clock   *clock
+	eng     *engine.Engine
+	db      *datastore.DB
+	policy  atomic.Pointer[roles.Config]
+	logs    *bytes.Buffer
+	logsMu  *sync.Mutex
+	options harnessOptions
+}
+
+type harnessOptions struct {
+	licences      int
+	maxGuests     int
+	roles         string            // roles.json text; "" = none
+	scripts       map[string]string // file name under scripts/ -> source
+	scriptTimeout time.Duration
+	throttleMax   int
+	maxBody       int64
+	web           map[string]string // files under web/
+	webforms      map[string]string
+	model         string // model.json text; "" = no datastore
+	seed          string // seed.json text
+	cfg           func(*Config)
+}
+
+// syncWriter serialises writes to a buffer shared by goroutines.
+type syncWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func newHarness(t *testing.T, o harnessOptions) *harness {
+	t.Helper()
+	h := &harness{t: t, dir: t.TempDir(), clock: &clock{t: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)},
+		logs: &bytes.Buffer{}, logsMu: &sync.Mutex{}, options: o}
+	write := func(sub string, files map[string]string) {
+		for name, src := range files {
+			p := filepath.Join(h.dir, sub, filepath.FromSlash(name))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write("scripts", o.scripts)
+	write("web", o.web)
+	write("webforms", o.webforms)
+	pol := roles.Default()
+	if o.roles != "" {
+		var err error
+		if pol, err = roles.Parse([]byte(o.roles)); err != nil {
+			t.Fatalf("roles.json: %v", err)
+		}
+	}
+	h.policy.Store(pol)
+	logger := slog.New(slog.NewTextHandler(syncWriter{h.logsMu, h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if o.scriptTimeout == 0 {
+		o.scriptTimeout = 2 * time.Second
+	}
+	if o.maxGuests == 0 {
+		o.maxGuests = 1000
+	}
+	h.store = sessions.NewMemoryStore(o.maxGuests)
+	h.mgr = sessions.NewManager(sessions.Config{Store: h.store, Now: h.clock.Now, Licences: o.licences,
+		IdleTimeout: time.Hour, MinIdle: time.Hour, MaxIdle: 24 * time.Hour})
+	codec, err := sessions.NewCodec([]sessions.KeyPair{{Hash: bytes.Repeat([]byte{7}, 32)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	webDir, formsDir := "", ""
+	if o.web != nil {
+		webDir = filepath.Join(h.dir, "web")
+	}
+	if o.webforms != nil {
+		formsDir = filepath.Join(h.dir, "webforms")
+	}
+	var data Datastore
+	if o.model != "" {
+		m, err := datastore.ParseModel([]byte(o.model))
+		if err != nil {
+			t.Fatalf("model: %v", err)
+		}
+		db, err := datastore.Open(t.Context(), filepath.Join(h.dir, "test.db"), m, datastore.Options{Now: h.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if o.seed != "" {
+			if _, err := db.Seed(t.Context(), []byte(o.seed)); err != nil {
+				t.Fatalf("seed: %v", err)
+			}
+		}
+		h.db, data = db, db
+	}
+	var globals []engine.Global
+	if h.db != nil {
+		globals = append(globals, dsjs.New(h.db))
+	}
+	eng, err := engine.New(engine.Options{Dir: filepath.Join(h.dir, "scripts"), Timeout: o.scriptTimeout, Logger: logger, Globals: globals})
+	if err != nil {
+		t.Fatalf("engine: %v", err)
+	}
+	h.eng = eng
+	cfg := Config{
+		Data: data, Sessions: h.mgr, Codec: codec, Throttle: sessions.NewThrottle(h.store, h.clock.Now, o.throttleMax, 5*time.Minute),
+		Roles: h.policy.Load, Scripts: eng, WebDir: webDir, WebFormsDir: formsDir,
+		MaxBody: o.maxBody, Logger: logger, Version: "test",
+	}
+	if o.cfg != nil {
+		o.cfg(&cfg)
+	}
+	h.rest, err = New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.rest.SetReady()
+	h.srv = httptest.NewServer(h.rest)
+	t.Cleanup(func() {
+		h.srv.Close()
+		h.mgr.Close()
+		if t.Failed() {
+			h.logsMu.Lock()
+			t.Logf("server log:\n%s", h.logs.String())
+			h.logsMu.Unlock()
+		}
+	})
+	return h
+}
+
+// stats returns the store's counts.
+func (h *harness) stats() sessions.Stats {
+	h.t.Helper()
+	st, err := h.mgr.Stats(h.t.Context())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return st
+}
+
+// client is an HTTP client with its own cookie jar: one browser.
+type client struct {
+	h   *harness
+	c   *http.Client
+	jar *cookiejar.Jar
+}
+
+func (h *harness) client() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{h: h, jar: jar, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// response is what a request answered.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		t.Fatalf("body is not a JSON object: %v: %s", err, r.body)
+	}
+	return v
+}
+
+// errCode returns the first __ERROR errCode of the body, or 0.
+func (r response) errCode() int {
+	var e errorBody
+	if json.Unmarshal(r.body, &e) != nil || len(e.Errors) == 0 {
+		return 0
+	}
+	return e.Errors[0].ErrCode
+}
+
+func (c *client) do(method, path string, header map[string]string, body string) response {
+	c.h.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, c.h.srv.URL+path, rd)
+	if err != nil {
+		c.h.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.c.Do(req)
+	if err != nil {
+		c.h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func (c *client) get(path string) response { c.h.t.Helper(); return c.do("GET", path, nil, "") }
+
+func (c *client) post(path, body string) response {
+	c.h.t.Helper()
+	return c.do("POST", path, nil, body)
+}
+
+// login posts to $directory/login with the 4D headers.
+func (c *client) login(user, password string) response {
+	c.h.t.Helper()
+	return c.do("POST", "/rest/$directory/login", map[string]string{"username-4D": user, "password-4D": password}, "")
+}
+
+// cookie returns the session cookie value the jar holds ("" when none).
+func (c *client) cookie() string {
+	for _, ck := range c.jar.Cookies(mustURL(c.h.srv.URL)) {
+		if ck.Name == "WASID4D" {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+func wantStatus(t *testing.T, r response, status, code int) {
+	t.Helper()
+	if r.status != status || (code != 0 && r.errCode() != code) {
+		t.Fatalf("got %d errCode %d, want %d errCode %d; body %s", r.status, r.errCode(), status, code, r.body)
+	}
+}
+
+func wantBody(t *testing.T, r response, want string) {
+	t.Helper()
+	if got := strings.TrimSpace(string(r.body)); got != want {
+		t.Fatalf("body: got %s, want %s", got, want)
+	}
+}
+
+type sessionsSession = sessions.Session
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func mustRoles(t *testing.T, text string) *roles.Config {
+	t.Helper()
+	c, err := roles.Parse([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -1,0 +1,100 @@
+package rest
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"gatehouse/roles"
+	"gatehouse/sessions"
+)
+
+func (s *Server) registerInfoRoutes(r *mux.Router) {
+	r.Handle("/$info", s.handle(0, s.handleInfo)).Methods(http.MethodGet)
+	r.Handle("/$info/privileges", s.handle(descriptive, s.handleInfoPrivileges)).Methods(http.MethodGet)
+}
+
+// sessionInfo describes one session in $info.
+type sessionInfo struct {
+	SessionID  string   `json:"sessionID"`
+	UserName   string   `json:"userName"`
+	LifeTime   int64    `json:"lifeTime"`
+	Expiration string   `json:"expiration"`
+	Privileges []string `json:"privileges"`
+	Licensed   bool     `json:"licensed"`
+	Guest      bool     `json:"guest"`
+	Current    bool     `json:"current,omitempty"`
+}
+
+// maxInfoSessions bounds the session list of $info.
+const maxInfoSessions = 1000
+
+// handleInfo handles "GET /rest/$info" (WebAdmin only). As in 4D, sessionInfo lists the
+// live sessions; only the caller's own carries its real ID (the others' IDs would let an
+// administrator's page leak sessions), the rest a short tag.
+func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request, st *state) error {
+	if !st.holds(roles.WebAdmin) {
+		return errorf(http.StatusUnauthorized, codeNoReadPerm, "This request requires the WebAdmin privilege")
+	}
+	ctx := r.Context()
+	m := s.cfg.Sessions
+	now := m.Now()
+	describe := func(sess *sessions.Session, current bool) sessionInfo {
+		id := sessionTag(sess.ID)
+		if current {
+			id = sess.ID
+		}
+		privs := st.policy.Expand(sess.Privileges, sess.Roles)
+		if privs == nil {
+			privs = []string{}
+		}
+		return sessionInfo{
+			SessionID: id, UserName: sess.UserName, LifeTime: int64(sess.IdleTimeout / time.Second),
+			Expiration: sess.Expires.UTC().Format(time.RFC3339), Privileges: privs,
+			Licensed: sess.Licensed, Guest: sess.Guest, Current: current,
+		}
+	}
+	list := []sessionInfo{describe(st.sess, true)}
+	err := m.Range(ctx, func(sess *sessions.Session) bool {
+		if sess.ID != st.sess.ID && !sess.Expired(now) {
+			list = append(list, describe(sess, false))
+		}
+		return len(list) < maxInfoSessions
+	})
+	if err != nil {
+		return err
+	}
+	stats, err := m.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	scripts := map[string]any{"lastError": nil}
+	if s.cfg.Scripts != nil {
+		if err := s.cfg.Scripts.LastError(); err != nil {
+			scripts["lastError"] = err.Error()
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"version":     s.cfg.Version,
+		"sessionInfo": list,
+		"sessions":    stats,
+		"licences":    map[string]int{"max": m.Licences(), "used": stats.Licensed},
+		"forceLogin":  st.policy.ForceLogin(),
+		"scripts":     scripts,
+	})
+	return nil
+}
+
+// handleInfoPrivileges handles "GET /rest/$info/privileges": the caller's own privileges.
+func (s *Server) handleInfoPrivileges(w http.ResponseWriter, _ *http.Request, st *state) error {
+	type privilege struct {
+		Privilege string `json:"privilege"`
+	}
+	list := []privilege{}
+	for _, p := range st.privileges() {
+		list = append(list, privilege{p})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"privileges": list})
+	return nil
+}

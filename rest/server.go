@@ -1,0 +1,278 @@
+package rest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"gatehouse/engine"
+	"gatehouse/roles"
+	"gatehouse/sessions"
+)
+
+// scriptHost is what the REST layer needs from the JavaScript engine.
+type scriptHost interface {
+	HasAuthentication() bool
+	Authenticate(ctx context.Context, s engine.Session, user, password string, isDigest bool, ip string) (bool, error)
+	Call(ctx context.Context, s engine.Session, module, name string, args []any) (any, error)
+	Function(module, name string) (engine.FunctionInfo, bool)
+	Functions(module string) []engine.FunctionInfo
+	LastError() error
+}
+
+// Config wires a Server. Sessions, Codec and Roles are required.
+type Config struct {
+	Sessions *sessions.Manager
+	Codec    *sessions.Codec
+	Throttle *sessions.Throttle // nil: no login throttling
+	Roles    func() *roles.Config
+	Scripts  scriptHost // nil: no scripts
+	Data     Datastore  // nil: no dataclasses
+
+	WebDir      string // static files served at /; "" = none
+	WebFormsDir string // pages for $getWebForm; "" = none
+
+	CookieName     string        // default WASID4D
+	CookieSecure   string        // auto (default), true, false
+	CookieSameSite http.SameSite // default Strict
+	MaxBody        int64         // default 1 MiB
+	MaxTop         int           // cap on $top / $limit; default 10 000
+	Version        string
+	Logger         *slog.Logger
+}
+
+// Server is gatehouse's HTTP surface.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	router  *mux.Router
+	handler http.Handler
+	ready   chan struct{}
+}
+
+// New builds the router and middleware chain.
+func New(cfg Config) (*Server, error) {
+	if cfg.Sessions == nil || cfg.Codec == nil || cfg.Roles == nil {
+		return nil, errors.New("rest: Sessions, Codec and Roles are required")
+	}
+	if cfg.CookieName == "" {
+		cfg.CookieName = "WASID4D"
+	}
+	if cfg.CookieSecure == "" {
+		cfg.CookieSecure = "auto"
+	}
+	if cfg.CookieSameSite == 0 {
+		cfg.CookieSameSite = http.SameSiteStrictMode
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	if cfg.MaxTop <= 0 {
+		cfg.MaxTop = 10000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, ready: make(chan struct{})}
+	s.router = mux.NewRouter()
+	s.router.UseEncodedPath()
+	s.routes()
+	s.handler = s.recoverer(s.requestState(s.accessLog(s.router)))
+	return s, nil
+}
+
+// SetReady marks the server ready: /healthz answers 200 from then on.
+func (s *Server) SetReady() {
+	select {
+	case <-s.ready:
+	default:
+		close(s.ready)
+	}
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// route options
+type routeOpt int
+
+const (
+	// descriptive requests are allowed to force-login guests.
+	descriptive routeOpt = 1 << iota
+	// lazySession: the handler opens the session itself (after reading its body), or
+	// never (logout).
+	lazySession
+)
+
+// handlerFunc is a handler that returns its error to the one error funnel.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, st *state) error
+
+// handle adapts a handlerFunc: it resolves the session (unless lazySession), enforces the
+// force-login guest rule, and funnels errors to writeError.
+func (s *Server) handle(opts routeOpt, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := stateOf(r)
+		st.descriptive = opts&descriptive != 0
+		err := func() error {
+			if err := s.basicAuth(w, r, st); err != nil {
+				return err
+			}
+			if opts&lazySession == 0 {
+				if err := s.ensureSession(w, r, st); err != nil {
+					return err
+				}
+			}
+			return h(w, r, st)
+		}()
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) routes() {
+	r := s.router
+	r.Handle("/healthz", http.HandlerFunc(s.handleHealth)).Methods(http.MethodGet, http.MethodHead)
+	api := r.PathPrefix("/rest").Subrouter()
+	s.registerDirectoryRoutes(api)
+	s.registerInfoRoutes(api)
+	s.registerCatalogRoutes(api)
+	s.registerDataRoutes(api)
+	api.NotFoundHandler = s.handle(0, s.handleNotFound)
+	api.MethodNotAllowedHandler = s.handle(0, func(http.ResponseWriter, *http.Request, *state) error {
+		return errorf(http.StatusMethodNotAllowed, codeMalformedURL, "Method not allowed")
+	})
+	if s.cfg.WebDir != "" {
+		r.PathPrefix("/").Handler(s.static(s.cfg.WebDir))
+	}
+}
+
+// handleNotFound answers REST paths that match no route, as 4D does.
+func (s *Server) handleNotFound(_ http.ResponseWriter, r *http.Request, _ *state) error {
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		if m == r.Method {
+			continue
+		}
+		other := r.Clone(r.Context())
+		other.Method = m
+		var match mux.RouteMatch
+		if s.router.Match(other, &match) && match.MatchErr == nil {
+			return errorf(http.StatusMethodNotAllowed, codeMalformedURL, "Method %s not allowed here", r.Method)
+		}
+	}
+	rest := strings.TrimPrefix(r.URL.Path, "/rest/")
+	if strings.HasPrefix(rest, "$") {
+		return errorf(http.StatusBadRequest, codeUnknownKeyword, "Unknown keyword")
+	}
+	return errorf(http.StatusNotFound, codeUnknownDataClass, "Unknown dataclass or resource")
+}
+
+// handleHealth handles "GET /healthz".
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	select {
+	case <-s.ready:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	default:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
+	}
+}
+
+// recoverer turns a panic into a 500 and a log record with the stack, and keeps serving.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.logger(r).Error("panic serving request", "panic", fmt.Sprint(v), "stack", stack())
+				s.writeError(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// requestState attaches the per-request state (request ID, logger, session slot) and
+// applies the body limit.
+func (s *Server) requestState(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		st := &state{id: id, log: s.log.With("request_id", id), start: time.Now()}
+		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+		if r.ContentLength > s.cfg.MaxBody {
+			s.writeError(w, r, errBodyTooLarge)
+			return
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+var errBodyTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: codeBodyTooLarge, Message: "Request body too large"}
+
+func newRequestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// statusWriter records what was answered, for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// accessLog writes one record per request. Query strings are left out: they may carry
+// one-time passcodes ($4DSID).
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		st := stateOf(r)
+		attrs := []slog.Attr{
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
+			slog.Duration("duration", time.Since(st.start)),
+		}
+		if st.sess != nil {
+			attrs = append(attrs, slog.String("session", sessionTag(st.sess.ID)))
+		}
+		st.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	})
+}
