@@ -1,0 +1,158 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// serveConfig is everything `gatehouse serve` is told by flags and environment.
+type serveConfig struct {
+	Dir              string
+	Addr             string
+	Licenses         int
+	IdleTimeout      time.Duration
+	MinIdleTimeout   time.Duration
+	MaxIdleTimeout   time.Duration
+	CookieName       string
+	CookieSecure     string
+	CookieSameSite   string
+	ScriptTimeout    time.Duration
+	MaxGuestSessions int
+	MaxBody          byteSize
+	LogFormat        string
+	LogLevel         string
+
+	CookieHashKey  string // GATEHOUSE_COOKIE_HASH_KEY (environment only: secrets stay out of argv)
+	CookieBlockKey string // GATEHOUSE_COOKIE_BLOCK_KEY
+}
+
+// parseServeFlags reads the serve flags; each may also come from GATEHOUSE_<NAME> in env
+// (flags win).
+// Usage goes to help on -h; other flag errors are returned, not printed.
+func parseServeFlags(args []string, getenv func(string) string, help io.Writer) (*serveConfig, error) {
+	c := &serveConfig{MaxBody: 1 << 20}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.Dir, "dir", ".", "app folder")
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8044", "listen address (:0 picks a free port)")
+	fs.IntVar(&c.Licenses, "licenses", 0, "maximum sessions holding a licence at once (0 = unlimited)")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 60*time.Minute, "default session inactivity timeout")
+	fs.DurationVar(&c.MinIdleTimeout, "min-idle-timeout", 60*time.Minute, "lowest timeout a client or script may ask for")
+	fs.DurationVar(&c.MaxIdleTimeout, "max-idle-timeout", 24*time.Hour, "highest timeout a client or script may ask for")
+	fs.StringVar(&c.CookieName, "cookie-name", "WASID4D", "session cookie name")
+	fs.StringVar(&c.CookieSecure, "cookie-secure", "auto", "auto, true or false")
+	fs.StringVar(&c.CookieSameSite, "cookie-samesite", "strict", "strict, lax or none")
+	fs.DurationVar(&c.ScriptTimeout, "script-timeout", 5*time.Second, "wall-clock limit for one script call")
+	fs.IntVar(&c.MaxGuestSessions, "max-guest-sessions", 100000, "guest sessions kept in memory (least recently used evicted)")
+	fs.Var(&c.MaxBody, "max-body", "request body limit (e.g. 1MiB, 512KiB)")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) && help != nil {
+			fmt.Fprintln(help, "usage: gatehouse serve [flags]   (each flag also as GATEHOUSE_<NAME>)")
+			fs.SetOutput(help)
+			fs.PrintDefaults()
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		env := "GATEHOUSE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(env); v != "" {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s: %v", env, e)
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.CookieHashKey = getenv("GATEHOUSE_COOKIE_HASH_KEY")
+	c.CookieBlockKey = getenv("GATEHOUSE_COOKIE_BLOCK_KEY")
+	return c, c.validate()
+}
+
+func (c *serveConfig) validate() error {
+	switch {
+	case c.Licenses < 0:
+		return fmt.Errorf("--licenses must be 0 or more")
+	case c.IdleTimeout <= 0 || c.MinIdleTimeout <= 0 || c.MaxIdleTimeout <= 0:
+		return fmt.Errorf("idle timeouts must be positive")
+	case c.MinIdleTimeout > c.MaxIdleTimeout:
+		return fmt.Errorf("--min-idle-timeout (%v) is above --max-idle-timeout (%v)", c.MinIdleTimeout, c.MaxIdleTimeout)
+	case c.ScriptTimeout <= 0:
+		return fmt.Errorf("--script-timeout must be positive")
+	case c.MaxGuestSessions < 0:
+		return fmt.Errorf("--max-guest-sessions must be 0 or more")
+	case c.MaxBody <= 0:
+		return fmt.Errorf("--max-body must be positive")
+	case c.CookieName == "" || strings.ContainsAny(c.CookieName, " ;,=\t\r\n"):
+		return fmt.Errorf("--cookie-name %q is not a valid cookie name", c.CookieName)
+	}
+	if _, err := c.sameSite(); err != nil {
+		return err
+	}
+	switch c.CookieSecure {
+	case "auto", "true", "false":
+	default:
+		return fmt.Errorf("--cookie-secure must be auto, true or false")
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("--log-format must be text or json")
+	}
+	return nil
+}
+
+func (c *serveConfig) sameSite() (http.SameSite, error) {
+	switch strings.ToLower(c.CookieSameSite) {
+	case "strict":
+		return http.SameSiteStrictMode, nil
+	case "lax":
+		return http.SameSiteLaxMode, nil
+	case "none":
+		return http.SameSiteNoneMode, nil
+	}
+	return 0, fmt.Errorf("--cookie-samesite must be strict, lax or none")
+}
+
+// byteSize is a flag value like "1MiB", "512KiB", "2MB" or "1048576".
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *byteSize) Set(s string) error {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return fmt.Errorf("invalid size (want e.g. 1MiB, 512KiB or a number of bytes)")
+	}
+	*b = byteSize(n * mult)
+	return nil
+}
