@@ -1,0 +1,8 @@
+// @ts-check
+// Dataclass functions of SalesPersons: POST /rest/SalesPersons/<name>.
+
+/** myCustomers returns the logged-in sales person's customers, best first. */
+exports.myCustomers = function () {
+  const me = ds.SalesPersons.query("email = :1", Session.userName).first();
+  return me === null ? null : me.customers.orderBy("totalPurchase desc");
+};
