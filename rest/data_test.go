@@ -54,6 +54,7 @@ const employeesScript = `
 exports.raise = function (pct) { return "raised " + pct; };
 exports.best = function () { return ds.Employees.query("salary > :1", 4500).orderBy("salary desc"); };
 exports.one = function () { return ds.Employees.get(1); };
+exports.nested = function () { return { list: [ds.Employees.get(1)], sel: ds.Employees.query("ID = 2") }; };
 `
 
 func dataHarness(t *testing.T, roles string) *harness {
@@ -95,6 +96,7 @@ func TestPermissionScenarios(t *testing.T) {
 		{"ReaderCannotExecute", "reader", "POST", "/rest/Employees/raise", `[5]`, 401, 1561, nil, nil},
 		{"HRExecutes", "reader,hr", "POST", "/rest/Employees/raise", `[5]`, 200, 0, []string{`{"result":"raised 5"}`}, nil},
 		{"FunctionResultsOmitUnreadable", "reader", "POST", "/rest/Employees/one", ``, 200, 0, []string{`"__entityModel":"Employees"`, `"firstName":"Ann"`}, []string{"salary", "password"}},
+		{"NestedResultsOmitUnreadable", "reader", "POST", "/rest/Employees/nested", ``, 200, 0, []string{`"firstName":"Ann"`, `"firstName":"Bob"`}, []string{"salary", "password", "h1"}},
 		{"FunctionSelectionResult", "reader,hr", "POST", "/rest/Employees/best", ``, 200, 0, []string{`"__COUNT":2`, `"__KEY":"3"`}, []string{"password"}},
 		{"ExpansionOmitsUnreadable", "reader", "GET", "/rest/Companies(1)?$expand=employees", "", 200, 0, []string{`"lastName":"Archer"`}, []string{"salary"}},
 		{"HiddenDataClass", "admin", "GET", "/rest/Audit", "", 404, 1800, nil, nil},

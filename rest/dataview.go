@@ -479,31 +479,72 @@ func (v *dataView) entity(e *datastore.Entity, sh *shape, depth int, top bool) (
 }
 
 // writeResult answers a function's return value: an entity or a selection in 4D's
-// shapes (unreadable attributes left out), anything else as {"result": value}.
+// shapes, anything else as {"result": value}. Entities and selections nested anywhere in
+// the value are serialised the same way, so unreadable attributes are left out of every
+// function result.
 func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, st *state, result any) error {
 	v := &dataView{srv: s, st: st, ctx: r.Context()}
-	var out any
-	var err error
-	switch x := result.(type) {
-	case *datastore.Entity:
-		out, err = v.entity(x, nil, 0, true)
-	case *datastore.Selection:
-		out, err = v.selection(x, nil, 0)
-	case scriptEntity:
-		out, err = v.entity(x.DatastoreEntity(), nil, 0, true)
-	case scriptSelection:
-		var sel *datastore.Selection
-		if sel, err = x.DatastoreSelection(r.Context(), s.cfg.MaxTop); err == nil {
-			out, err = v.selection(sel, nil, 0)
+	switch result.(type) {
+	case *datastore.Entity, *datastore.Selection, scriptEntity, scriptSelection:
+		out, err := v.resultValue(result, 0, true)
+		if err != nil {
+			return err
 		}
-	default:
-		out = map[string]any{"result": x}
+		writeJSON(w, http.StatusOK, out)
+		return nil
 	}
+	out, err := v.resultValue(result, 0, false)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, map[string]any{"result": out})
 	return nil
+}
+
+// maxResultDepth bounds the walk over a function's result.
+const maxResultDepth = 64
+
+// resultValue replaces the entities and selections inside a function's result with
+// their permission-filtered 4D form.
+func (v *dataView) resultValue(x any, depth int, top bool) (any, error) {
+	if depth > maxResultDepth {
+		return nil, errorf(http.StatusInternalServerError, codeScriptThrew, "The function's result is nested too deeply")
+	}
+	switch x := x.(type) {
+	case *datastore.Entity:
+		return v.entity(x, nil, 0, top)
+	case scriptEntity:
+		return v.entity(x.DatastoreEntity(), nil, 0, top)
+	case *datastore.Selection:
+		return v.selection(x, nil, 0)
+	case scriptSelection:
+		sel, err := x.DatastoreSelection(v.ctx, v.srv.cfg.MaxTop)
+		if err != nil {
+			return nil, err
+		}
+		return v.selection(sel, nil, 0)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			c, err := v.resultValue(e, depth+1, false)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = c
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			c, err := v.resultValue(e, depth+1, false)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = c
+		}
+		return out, nil
+	}
+	return x, nil
 }
 
 // scriptEntity and scriptSelection are what a script's entity and selection objects

@@ -69,20 +69,29 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request, st *state) e
 	if err != nil {
 		return err
 	}
-	scripts := map[string]any{"lastError": nil}
-	if s.cfg.Scripts != nil {
-		if err := s.cfg.Scripts.LastError(); err != nil {
-			scripts["lastError"] = err.Error()
+	lastError := func(err error) map[string]any {
+		if err == nil {
+			return map[string]any{"lastError": nil}
 		}
+		return map[string]any{"lastError": err.Error()}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	info := map[string]any{
 		"version":     s.cfg.Version,
 		"sessionInfo": list,
 		"sessions":    stats,
 		"licences":    map[string]int{"max": m.Licences(), "used": stats.Licensed},
 		"forceLogin":  st.policy.ForceLogin(),
-		"scripts":     scripts,
-	})
+		"scripts":     lastError(nil),
+	}
+	if s.cfg.Scripts != nil {
+		info["scripts"] = lastError(s.cfg.Scripts.LastError())
+	}
+	if s.cfg.ReloadErrors != nil {
+		for part, err := range s.cfg.ReloadErrors() {
+			info[part] = lastError(err)
+		}
+	}
+	writeJSON(w, http.StatusOK, info)
 	return nil
 }
 

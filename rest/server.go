@@ -37,6 +37,9 @@ type Config struct {
 	Roles    func() *roles.Config
 	Scripts  scriptHost // nil: no scripts
 	Data     Datastore  // nil: no dataclasses
+	// ReloadErrors reports, for $info, why the last reload of roles.json ("roles") or
+	// model.json ("model") was rejected (nil when it was not). May be nil.
+	ReloadErrors func() map[string]error
 
 	WebDir      string // static files served at /; "" = none
 	WebFormsDir string // pages for $getWebForm; "" = none

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,9 @@ type app struct {
 	log *slog.Logger
 
 	roles    atomic.Pointer[roles.Config]
+	// rejected holds why the last reload of roles.json / model.json was refused.
+	rejectedMu sync.Mutex
+	rejected   map[string]error
 	sessions *sessions.Manager
 	engine   *engine.Engine
 	db       *datastore.DB
@@ -165,7 +169,7 @@ func (a *app) open(ctx context.Context) error {
 	sameSite, _ := cfg.sameSite()
 	a.server, err = rest.New(rest.Config{
 		Sessions: a.sessions, Codec: codec, Throttle: sessions.NewThrottle(store, nil, 0, 0),
-		Roles: a.roles.Load, Scripts: a.engine, Data: a.db,
+		Roles: a.roles.Load, Scripts: a.engine, Data: a.db, ReloadErrors: a.reloadErrors,
 		WebDir: a.existing("web"), WebFormsDir: a.existing("webforms"),
 		CookieName: cfg.CookieName, CookieSecure: cfg.CookieSecure, CookieSameSite: sameSite,
 		MaxBody: int64(cfg.MaxBody), Version: versionString(), Logger: a.log,
@@ -232,19 +236,24 @@ func (a *app) cookieKeys() ([]sessions.KeyPair, error) {
 // reload re-reads roles.json, model.json and the scripts after a change. Each part that
 // does not validate keeps its last good version: gatehouse never fails open.
 func (a *app) reload(ctx context.Context) {
-	if pol, err := roles.Load(a.path("roles.json")); err != nil {
+	pol, err := roles.Load(a.path("roles.json"))
+	if err != nil {
 		a.log.Error("roles.json rejected: keeping the last good version", "err", err)
-	} else {
-		if old := a.roles.Swap(pol); old.ForceLogin() != pol.ForceLogin() {
-			a.log.Info("login mode changed for new sessions", "forceLogin", pol.ForceLogin())
-		}
+	} else if old := a.roles.Swap(pol); old.ForceLogin() != pol.ForceLogin() {
+		a.log.Info("login mode changed for new sessions", "forceLogin", pol.ForceLogin())
 	}
-	if model, err := datastore.LoadModel(a.path("model.json")); err != nil {
+	a.setRejected("roles", err)
+
+	model, err := datastore.LoadModel(a.path("model.json"))
+	if err == nil {
+		err = a.db.SetModel(ctx, model)
+	}
+	if err != nil {
 		a.log.Error("model.json rejected: keeping the last good version", "err", err)
-	} else if err := a.db.SetModel(ctx, model); err != nil {
-		a.log.Error("model.json could not be applied: keeping the last good version", "err", err)
 	}
-	err := a.engine.Reload()
+	a.setRejected("model", err)
+
+	err = a.engine.Reload()
 	if err != nil {
 		a.log.Error("scripts rejected: keeping the last good version", "err", err)
 	} else {
@@ -253,6 +262,26 @@ func (a *app) reload(ctx context.Context) {
 	if a.hooks.reloaded != nil {
 		a.hooks.reloaded <- err
 	}
+}
+
+func (a *app) setRejected(part string, err error) {
+	a.rejectedMu.Lock()
+	defer a.rejectedMu.Unlock()
+	if a.rejected == nil {
+		a.rejected = map[string]error{}
+	}
+	a.rejected[part] = err
+}
+
+// reloadErrors is what $info shows of rejected reloads.
+func (a *app) reloadErrors() map[string]error {
+	a.rejectedMu.Lock()
+	defer a.rejectedMu.Unlock()
+	out := map[string]error{"roles": nil, "model": nil}
+	for k, v := range a.rejected {
+		out[k] = v
+	}
+	return out
 }
 
 // close stops every part, in reverse order of dependence; the session manager's close
