@@ -29,16 +29,16 @@ type app struct {
 	cfg *serveConfig
 	log *slog.Logger
 
-	roles    atomic.Pointer[roles.Config]
+	roles atomic.Pointer[roles.Config]
 	// rejected holds why the last reload of roles.json / model.json was refused.
 	rejectedMu sync.Mutex
 	rejected   map[string]error
-	sessions *sessions.Manager
-	engine   *engine.Engine
-	db       *datastore.DB
-	watcher  *watch.Watcher
-	server   *rest.Server
-	http     *http.Server
+	sessions   *sessions.Manager
+	engine     *engine.Engine
+	db         *datastore.DB
+	watcher    *watch.Watcher
+	server     *rest.Server
+	http       *http.Server
 
 	hooks hooks
 }
