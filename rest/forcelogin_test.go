@@ -33,6 +33,7 @@ exports.promoted = function () { return Session.hasPrivilege("vip"); };
 exports.remember = function (k, v) { Session.storage[k] = v; return Object.keys(Session.storage).sort(); };
 exports.recall = function () { return Session.storage; };
 exports.otp = function () { return Session.createOTP(60); };
+exports.restore = function (tok) { return Session.restore(tok); };
 exports.bye = function () { Session.logout(); return true; };
 exports.clear = function () { Session.clearPrivileges(); return [Session.isGuest(), Session.getPrivileges()]; };
 exports.echo = function (x) { return x; };
@@ -236,4 +237,23 @@ func TestTightenedRolesApplyToNextRequest(t *testing.T) {
 	h.policy.Store(mustRoles(t, strings.Replace(forceRoles, `"applyTo": "ds.secret", "type": "method", "execute": ["vip"]`,
 		`"applyTo": "ds.secret", "type": "method", "execute": ["WebAdmin"]`, 1)))
 	wantStatus(t, c.post("/rest/$catalog/secret", ``), 401, 1561)
+}
+
+func TestSessionRestore(t *testing.T) {
+	h := newHarness(t, harnessOptions{licences: 2, scripts: map[string]string{"DataStore.js": dataStoreScript}})
+	a := h.client()
+	wantStatus(t, authentify(a, "kim", "pw"), 200, 0)
+	tok, _ := a.post("/rest/$catalog/otp", ``).json(t)["result"].(string)
+	b := h.client()
+	wantBody(t, b.post("/rest/$catalog/restore", `["nonsense"]`), `{"result":false}`)
+	if st := h.stats(); st.Sessions != 2 || st.Licensed != 2 {
+		t.Fatalf("before restore: %+v", st)
+	}
+	wantBody(t, b.post("/rest/$catalog/restore", `["`+tok+`"]`), `{"result":true}`)
+	// b is now in kim's session, and the guest session b had is gone with its licence.
+	wantBody(t, b.post("/rest/$catalog/secret", ``), `{"result":{"guest":false,"user":"kim"}}`)
+	if st := h.stats(); st.Sessions != 1 || st.Licensed != 1 {
+		t.Fatalf("after restore: %+v", st)
+	}
+	wantBody(t, h.client().post("/rest/$catalog/restore", `["`+tok+`"]`), `{"result":false}`)
 }

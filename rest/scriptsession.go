@@ -185,8 +185,8 @@ func (ss *scriptSession) CreateOTP(lifespan time.Duration) (string, error) {
 }
 
 // Restore implements engine.Session: the request goes on in the session the passcode
-// names (4D's Session.restore); the current session is closed after the call if it is an
-// unlicensed guest, so nothing is left behind.
+// names (4D's Session.restore); the current session is closed after the call if it is a
+// guest, so nothing is left behind.
 func (ss *scriptSession) Restore(token string) (bool, error) {
 	sess, err := ss.srv.cfg.Sessions.RedeemOTP(ss.ctx, token)
 	if errors.Is(err, sessions.ErrNotFound) {
@@ -241,7 +241,9 @@ func (ss *scriptSession) commit(w http.ResponseWriter, r *http.Request, st *stat
 		ss.srv.setCookie(w, r, rotated.ID)
 	}
 	if ss.restored != nil {
-		if cur := st.sess; cur != nil && cur.Guest && !cur.Licensed && cur.ID != ss.restored.ID {
+		// The client's cookie now names the restored session: a guest session it leaves
+		// behind is abandoned, so close it (and free its licence) now.
+		if cur := st.sess; cur != nil && cur.Guest && cur.ID != ss.restored.ID {
 			if err := m.Delete(ctx, cur.ID); err != nil {
 				return err
 			}

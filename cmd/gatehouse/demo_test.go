@@ -1,0 +1,162 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemoDefaultMode runs the seeds' On REST Authentication example as shipped: a sales
+// person logs in with the 4D headers, fillSession stores the top three customers.
+func TestDemoDefaultMode(t *testing.T) {
+	s := startServer(t, copyDemo(t), "--licenses", "3")
+	b := s.browser()
+	code, body := b.do("POST", "/rest/$directory/login", map[string]string{
+		"username-4D": "ann@example.com", "password-4D": "sales-secret", "session-4D-length": "120"}, "")
+	if code != 200 || body != `{"result":true}` {
+		t.Fatalf("login: %d %s", code, body)
+	}
+	_, body = b.do("GET", "/rest/$directory/currentUser", nil, "")
+	if !strings.Contains(body, `"userName":"ann@example.com","fullName":"Ann Archer"`) {
+		t.Fatalf("currentUser: %s", body)
+	}
+	_, body = b.do("POST", "/rest/$catalog/whoAmI", nil, "")
+	var who struct {
+		Result struct {
+			Privileges []string
+			Storage    struct {
+				Info   struct{ UserName string }
+				MyTop3 []struct{ Name string }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &who); err != nil {
+		t.Fatal(err)
+	}
+	top := who.Result.Storage.MyTop3
+	if len(top) != 3 || top[0].Name != "Acme" || top[1].Name != "Cogs Ltd" || top[2].Name != "Bolt & Nut" ||
+		who.Result.Storage.Info.UserName != "Ann Archer" {
+		t.Fatalf("fillSession storage: %s", body)
+	}
+	// Sales may read customers but never a password.
+	code, body = b.do("GET", "/rest/SalesPersons(1)", nil, "")
+	if code != 200 || strings.Contains(body, "password") || strings.Contains(body, "$2a$") {
+		t.Fatalf("SalesPersons(1): %d %s", code, body)
+	}
+	if code, _ := b.do("GET", "/rest/Users", nil, ""); code != 401 {
+		t.Fatalf("sales read Users: %d", code)
+	}
+	code, body = b.do("POST", "/rest/SalesPersons/myCustomers", nil, "")
+	if code != 200 || !strings.Contains(body, `"__COUNT":4`) {
+		t.Fatalf("myCustomers: %d %s", code, body)
+	}
+	// A wrong password: 401 {"result":false}.
+	if code, body := s.browser().do("POST", "/rest/$directory/login", map[string]string{
+		"username-4D": "ann@example.com", "password-4D": "nope"}, ""); code != 401 || body != `{"result":false}` {
+		t.Fatalf("bad login: %d %s", code, body)
+	}
+	// The admin (a Users account) gets WebAdmin through HTTP Basic and sees $info.
+	a := s.browser()
+	code, body = a.do("GET", "/rest/$info", map[string]string{"Authorization": "Basic YWRtaW46YWRtaW4tc2VjcmV0"}, "")
+	if code != 200 || !strings.Contains(body, `"licences":{"max":3,"used":2}`) {
+		t.Fatalf("$info: %d %s", code, body)
+	}
+}
+
+// TestDemoForceLoginSwitch flips the documented one-line switch and runs the seeds'
+// force login sequence against the shipped authentify().
+func TestDemoForceLoginSwitch(t *testing.T) {
+	dir := copyDemo(t)
+	flipForceLogin(t, dir, true)
+	s := startServer(t, dir, "--licenses", "1")
+	b := s.browser()
+	for _, p := range []string{"/rest/$catalog", "/rest/$catalog/$all", "/rest/$getWebForm/login"} {
+		if code, body := b.do("GET", p, nil, ""); code != 200 {
+			t.Fatalf("%s: %d %s", p, code, body)
+		}
+	}
+	if code, _ := b.do("GET", "/rest/Customers", nil, ""); code != 401 {
+		t.Fatalf("guest data request: %d", code)
+	}
+	if code, _ := b.do("POST", "/rest/$directory/login", map[string]string{"username-4D": "kind user", "password-4D": "kind-secret"}, ""); code != 401 {
+		t.Fatalf("$directory/login in force login mode: %d", code)
+	}
+	_, body := b.do("POST", "/rest/$catalog/authentify", nil, `[{"identifier":"kind user","password":"wrong"}]`)
+	if body != `{"result":"Wrong password"}` {
+		t.Fatalf("authentify wrong: %s", body)
+	}
+	_, body = b.do("POST", "/rest/$catalog/authentify", nil, `[{"identifier":"kind user","password":"kind-secret"}]`)
+	if body != `{"result":"Authentication successful"}` {
+		t.Fatalf("authentify: %s", body)
+	}
+	if code, body := b.do("GET", "/rest/Customers?$top=1", nil, ""); code != 200 || !strings.Contains(body, `"__COUNT":6`) {
+		t.Fatalf("after authentify: %d %s", code, body)
+	}
+	// The only licence is taken: another user's authentify answers 402.
+	if code, _ := s.browser().do("POST", "/rest/$catalog/authentify", nil, `[{"identifier":"admin","password":"admin-secret"}]`); code != 402 {
+		t.Fatalf("second authentify with no licence free: %d", code)
+	}
+}
+
+func flipForceLogin(t *testing.T, dir string, on bool) {
+	t.Helper()
+	p := filepath.Join(dir, "roles.json")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := `"forceLogin": false`, `"forceLogin": true`
+	if !on {
+		from, to = to, from
+	}
+	if !strings.Contains(string(data), from) {
+		t.Fatalf("roles.json has no %s", from)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(data), from, to, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRolesReload: a tightened roles.json applies to the next request; a broken one never
+// opens anything and is reported to WebAdmin.
+func TestRolesReload(t *testing.T) {
+	dir := copyDemo(t)
+	s := startServer(t, dir)
+	sales := s.browser()
+	sales.do("POST", "/rest/$directory/login", map[string]string{"username-4D": "ann@example.com", "password-4D": "sales-secret"}, "")
+	if code, _ := sales.do("GET", "/rest/Customers", nil, ""); code != 200 {
+		t.Fatalf("before: %d", code)
+	}
+	p := filepath.Join(dir, "roles.json")
+	orig, _ := os.ReadFile(p)
+	waitReload := func() {
+		t.Helper()
+		select {
+		case <-s.reloaded:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no reload")
+		}
+	}
+	tight := strings.Replace(string(orig), `"read": ["sales", "vip"]`, `"read": ["vip"]`, 1)
+	os.WriteFile(p, []byte(tight), 0o644)
+	waitReload()
+	if code, _ := sales.do("GET", "/rest/Customers", nil, ""); code != 401 {
+		t.Fatalf("after tightening: %d", code)
+	}
+	// Broken: an undeclared privilege, and a JSON syntax error. The tight version stays.
+	for _, broken := range []string{strings.Replace(tight, `"read": ["vip"]`, `"read": ["everyone"]`, 1), `{"forceLogin": fals`} {
+		os.WriteFile(p, []byte(broken), 0o644)
+		waitReload()
+		if code, _ := sales.do("GET", "/rest/Customers", nil, ""); code != 401 {
+			t.Fatalf("a broken roles.json opened access: %d", code)
+		}
+	}
+	admin := s.browser()
+	_, body := admin.do("GET", "/rest/$info", map[string]string{"Authorization": "Basic YWRtaW46YWRtaW4tc2VjcmV0"}, "")
+	if !strings.Contains(body, `"roles":{"lastError":"`) || !strings.Contains(body, "roles.json:1:") {
+		t.Fatalf("$info does not report the rejected roles.json: %s", body)
+	}
+}
