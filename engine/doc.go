@@ -110,9 +110,10 @@
 // Session.storage holds JSON values only: at the end of each call it is
 // converted with JSON.stringify and stored when it changed (functions and
 // undefined values are dropped on the way). Changes made before a script
-// error are kept. Session.storage may be replaced by another object. Two
-// calls of one session running at once each write their whole object; the
-// last one wins.
+// error are kept. Session.storage may be replaced by another object. The
+// REST server merges what a call changed key by key (top-level keys) into the
+// stored object, so two calls of one session running at once that change
+// different keys both keep their change; for the same key, the last one wins.
 //
 // # Limits and errors
 //
