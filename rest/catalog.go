@@ -197,9 +197,9 @@ func (s *Server) callFunction(w http.ResponseWriter, r *http.Request, st *state,
 		return errorf(http.StatusUnauthorized, codeNoExecutePerm, "No permission to execute %s", name)
 	}
 	ctx := r.Context()
-	ip := "ip:" + clientIP(r)
+	ip := clientIP(r)
 	if authentify && s.cfg.Throttle != nil {
-		wait, err := s.cfg.Throttle.Blocked(ctx, ip)
+		wait, err := s.cfg.Throttle.Blocked(ctx, ip, "")
 		if err != nil {
 			return err
 		}
@@ -219,7 +219,7 @@ func (s *Server) callFunction(w http.ResponseWriter, r *http.Request, st *state,
 		if ss.granted {
 			err = nil
 		} else {
-			err = s.cfg.Throttle.Fail(ctx, ip)
+			err = s.cfg.Throttle.Fail(ctx, ip, "")
 		}
 		if err != nil {
 			return err

@@ -169,9 +169,8 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, st *state,
 		return true, s.applyIdle(r, st, c.idle)
 	}
 	ip := clientIP(r)
-	throttleKeys := []string{"ip:" + ip, "user:" + strings.ToLower(c.user)}
 	if s.cfg.Throttle != nil {
-		wait, err := s.cfg.Throttle.Blocked(ctx, throttleKeys...)
+		wait, err := s.cfg.Throttle.Blocked(ctx, ip, c.user)
 		if err != nil {
 			return false, err
 		}
@@ -197,14 +196,14 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, st *state,
 	}
 	if !accepted {
 		if s.cfg.Throttle != nil {
-			if err := s.cfg.Throttle.Fail(ctx, throttleKeys...); err != nil {
+			if err := s.cfg.Throttle.Fail(ctx, ip, c.user); err != nil {
 				return false, err
 			}
 		}
 		return false, nil
 	}
 	if s.cfg.Throttle != nil {
-		if err := s.cfg.Throttle.Succeed(ctx, throttleKeys[1]); err != nil {
+		if err := s.cfg.Throttle.Succeed(ctx, c.user); err != nil {
 			return false, err
 		}
 	}

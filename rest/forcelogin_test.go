@@ -43,7 +43,7 @@ function hidden() { return "private"; }
 `
 
 func forceHarness(t *testing.T, licences int) *harness {
-	return newHarness(t, harnessOptions{licences: licences, roles: forceRoles, throttleMax: 3,
+	return newHarness(t, harnessOptions{licences: licences, roles: forceRoles, throttleMaxIP: 3,
 		scripts: map[string]string{"DataStore.js": dataStoreScript}})
 }
 
@@ -216,6 +216,8 @@ func TestLoginThrottled(t *testing.T) {
 		t.Fatal("no Retry-After")
 	}
 	wantStatus(t, h.client().do("GET", "/rest/$catalog", map[string]string{"Authorization": basic("kim", "pw")}, ""), 429, 1909)
+	// Another user from the same address is not affected (the address limit is higher).
+	wantStatus(t, h.client().login("admin", "adminpw"), 200, 0)
 	h.clock.Add(5 * time.Minute)
 	wantStatus(t, h.client().login("kim", "pw"), 200, 0)
 }

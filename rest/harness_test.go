@@ -62,7 +62,8 @@ type harnessOptions struct {
 	roles         string            // roles.json text; "" = none
 	scripts       map[string]string // file name under scripts/ -> source
 	scriptTimeout time.Duration
-	throttleMax   int
+	throttleMax   int // failed logins per user name
+	throttleMaxIP int // failed logins per client address
 	maxBody       int64
 	web           map[string]string // files under web/
 	webforms      map[string]string
@@ -158,7 +159,8 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	}
 	h.eng = eng
 	cfg := Config{
-		Data: data, Sessions: h.mgr, Codec: codec, Throttle: sessions.NewThrottle(h.store, h.clock.Now, o.throttleMax, 5*time.Minute),
+		Data: data, Sessions: h.mgr, Codec: codec, Throttle: sessions.NewThrottle(h.store, sessions.ThrottleConfig{
+			MaxPerUser: o.throttleMax, MaxPerIP: o.throttleMaxIP, Window: 5 * time.Minute, Now: h.clock.Now}),
 		Roles: h.policy.Load, Scripts: eng, WebDir: webDir, WebFormsDir: formsDir,
 		MaxBody: o.maxBody, Logger: logger, Version: "test",
 	}

@@ -168,7 +168,7 @@ func (a *app) open(ctx context.Context) error {
 	}
 	sameSite, _ := cfg.sameSite()
 	a.server, err = rest.New(rest.Config{
-		Sessions: a.sessions, Codec: codec, Throttle: sessions.NewThrottle(store, nil, 0, 0),
+		Sessions: a.sessions, Codec: codec, Throttle: sessions.NewThrottle(store, sessions.ThrottleConfig{}),
 		Roles: a.roles.Load, Scripts: a.engine, Data: a.db, ReloadErrors: a.reloadErrors,
 		WebDir: a.existing("web"), WebFormsDir: a.existing("webforms"),
 		CookieName: cfg.CookieName, CookieSecure: cfg.CookieSecure, CookieSameSite: sameSite,
