@@ -309,3 +309,7 @@ func mustRoles(t *testing.T, text string) *roles.Config {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+func mustRequest(method, path string) *http.Request { return httptest.NewRequest(method, path, nil) }
