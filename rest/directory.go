@@ -253,8 +253,8 @@ func (s *Server) applyIdle(r *http.Request, st *state, idle time.Duration) error
 // e.g. "GET /rest/$info". A refusal is 401.
 func (s *Server) basicAuth(w http.ResponseWriter, r *http.Request, st *state) error {
 	user, password, ok := r.BasicAuth()
-	if !ok || r.URL.Path == "/rest/$directory/login" {
-		return nil
+	if !ok || r.URL.Path == "/rest/$directory/login" || r.URL.Path == "/rest/$directory/logout" {
+		return nil // login reads Basic itself; opening a session to close it is pointless
 	}
 	if err := s.resolveSession(w, r, st); err != nil {
 		return err
