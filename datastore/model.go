@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"gatehouse/internal/jsonpos"
 )
 
 // Attribute types (Attribute.Type of storage attributes).
@@ -151,15 +153,20 @@ func LoadModel(path string) (*Model, error) {
 
 // ParseModelFile is ParseModel with the file name to use in error messages.
 func ParseModelFile(file string, data []byte) (*Model, error) {
-	p := &modelParser{file: file, data: data, sources: map[*Attribute]attrSource{}}
-	root, err := parseJSONTree(data)
+	p := &modelParser{file: file, lines: jsonpos.NewLines(data), sources: map[*Attribute]attrSource{}}
+	root, err := jsonpos.Parse(data)
 	if err != nil {
-		var se *jsonSyntaxError
 		off := 0
-		if errors.As(err, &se) {
-			off = se.off
+		if se := (*jsonpos.SyntaxError)(nil); errors.As(err, &se) {
+			off = se.Off
 		}
 		p.errorf(off, "", "invalid JSON: %v", err)
+		return nil, p.errs
+	}
+	// A later value silently winning would hide mistakes, so a duplicate key makes the
+	// document invalid, like a syntax error.
+	if dup := jsonpos.FirstDuplicate(root); dup != nil {
+		p.errorf(dup.KeyOff, "", "invalid JSON: duplicate key %q", dup.Key)
 		return nil, p.errs
 	}
 	m := p.model(root)
@@ -174,53 +181,53 @@ func emptyModel() *Model { return &Model{byName: map[string]*DataClass{}} }
 // modelParser validates the JSON tree and builds the Model, collecting every problem.
 type modelParser struct {
 	file    string
-	data    []byte
+	lines   *jsonpos.Lines
 	errs    ModelErrors
 	sources map[*Attribute]attrSource
 	dcPaths map[*DataClass]string
-	dcNodes map[*DataClass]*jsonNode
+	dcNodes map[*DataClass]*jsonpos.Value
 }
 
 // attrSource remembers where an attribute was declared, for checks that need the whole model.
 type attrSource struct {
 	path     string
-	node     *jsonNode
-	typeNode *jsonNode
+	node     *jsonpos.Value
+	typeNode *jsonpos.Value
 }
 
 func (p *modelParser) errorf(off int, path, format string, args ...any) {
-	line, col := lineCol(p.data, off)
+	line, col := p.lines.LineCol(off)
 	p.errs = append(p.errs, &ModelError{
 		File: p.file, Line: line, Col: col, Path: path, Message: fmt.Sprintf(format, args...),
 	})
 }
 
-func (p *modelParser) model(root *jsonNode) *Model {
+func (p *modelParser) model(root *jsonpos.Value) *Model {
 	m := emptyModel()
 	p.dcPaths = map[*DataClass]string{}
-	p.dcNodes = map[*DataClass]*jsonNode{}
-	if root.kind != jsonObject {
-		p.errorf(root.off, "$", "must be an object, not %s", root.kind)
+	p.dcNodes = map[*DataClass]*jsonpos.Value{}
+	if root.Kind != jsonpos.Object {
+		p.errorf(root.Off, "$", "must be an object, not %s", root.Kind)
 		return m
 	}
-	for _, mem := range root.members {
-		if mem.key != "dataClasses" {
-			p.errorf(mem.keyOff, "$", "unknown key %q (expected \"dataClasses\")", mem.key)
+	for _, mem := range root.Fields {
+		if mem.Key != "dataClasses" {
+			p.errorf(mem.KeyOff, "$", "unknown key %q (expected \"dataClasses\")", mem.Key)
 			continue
 		}
-		if mem.val.kind != jsonArray {
-			p.errorf(mem.val.off, "$.dataClasses", "must be an array, not %s", mem.val.kind)
+		if mem.Val.Kind != jsonpos.Array {
+			p.errorf(mem.Val.Off, "$.dataClasses", "must be an array, not %s", mem.Val.Kind)
 			continue
 		}
 		folded := map[string]bool{}
-		for i, n := range mem.val.elems {
+		for i, n := range mem.Val.Elems {
 			path := fmt.Sprintf("$.dataClasses[%d]", i)
 			dc := p.dataClass(path, n)
 			if dc == nil {
 				continue
 			}
 			if folded[strings.ToLower(dc.Name)] {
-				p.errorf(n.off, path+".name", "duplicate dataclass name %q (names must differ by more than case)", dc.Name)
+				p.errorf(n.Off, path+".name", "duplicate dataclass name %q (names must differ by more than case)", dc.Name)
 				continue
 			}
 			folded[strings.ToLower(dc.Name)] = true
@@ -234,32 +241,32 @@ func (p *modelParser) model(root *jsonNode) *Model {
 	return m
 }
 
-func (p *modelParser) dataClass(path string, n *jsonNode) *DataClass {
-	if n.kind != jsonObject {
-		p.errorf(n.off, path, "must be an object, not %s", n.kind)
+func (p *modelParser) dataClass(path string, n *jsonpos.Value) *DataClass {
+	if n.Kind != jsonpos.Object {
+		p.errorf(n.Off, path, "must be an object, not %s", n.Kind)
 		return nil
 	}
 	dc := &DataClass{Exposed: true, byName: map[string]*Attribute{}}
-	var attrs *jsonNode
+	var attrs *jsonpos.Value
 	nameOK := false
-	for _, mem := range n.members {
-		switch mem.key {
+	for _, mem := range n.Fields {
+		switch mem.Key {
 		case "name":
-			nameOK = p.name(path+".name", mem.val, &dc.Name)
+			nameOK = p.name(path+".name", mem.Val, &dc.Name)
 		case "exposed":
-			p.boolean(path+".exposed", mem.val, &dc.Exposed)
+			p.boolean(path+".exposed", mem.Val, &dc.Exposed)
 		case "attributes":
-			if mem.val.kind != jsonArray {
-				p.errorf(mem.val.off, path+".attributes", "must be an array, not %s", mem.val.kind)
+			if mem.Val.Kind != jsonpos.Array {
+				p.errorf(mem.Val.Off, path+".attributes", "must be an array, not %s", mem.Val.Kind)
 				continue
 			}
-			attrs = mem.val
+			attrs = mem.Val
 		default:
-			p.errorf(mem.keyOff, path, "unknown key %q", mem.key)
+			p.errorf(mem.KeyOff, path, "unknown key %q", mem.Key)
 		}
 	}
-	if !hasMember(n, "name") {
-		p.errorf(n.off, path, "missing \"name\"")
+	if !n.Has("name") {
+		p.errorf(n.Off, path, "missing \"name\"")
 	}
 	if !nameOK {
 		return nil
@@ -268,20 +275,20 @@ func (p *modelParser) dataClass(path string, n *jsonNode) *DataClass {
 	p.dcNodes[dc] = n
 	folded := map[string]bool{}
 	if attrs != nil {
-		for i, an := range attrs.elems {
+		for i, an := range attrs.Elems {
 			apath := fmt.Sprintf("%s.attributes[%d]", path, i)
 			a := p.attribute(apath, an)
 			if a == nil {
 				continue
 			}
 			if folded[strings.ToLower(a.Name)] {
-				p.errorf(an.off, apath+".name", "duplicate attribute name %q (names must differ by more than case)", a.Name)
+				p.errorf(an.Off, apath+".name", "duplicate attribute name %q (names must differ by more than case)", a.Name)
 				continue
 			}
 			folded[strings.ToLower(a.Name)] = true
 			if a.PrimaryKey {
 				if dc.Key != nil {
-					p.errorf(an.off, apath+".primaryKey", "dataclass %q already has primary key %q", dc.Name, dc.Key.Name)
+					p.errorf(an.Off, apath+".primaryKey", "dataclass %q already has primary key %q", dc.Name, dc.Key.Name)
 					continue
 				}
 				dc.Key = a
@@ -292,12 +299,12 @@ func (p *modelParser) dataClass(path string, n *jsonNode) *DataClass {
 	}
 	if dc.Key == nil {
 		if id := dc.byName["ID"]; id != nil {
-			p.errorf(p.sources[id].node.off, p.sources[id].path,
+			p.errorf(p.sources[id].node.Off, p.sources[id].path,
 				"dataclass %q has no primary key: mark an attribute \"primaryKey\": true (an implicit key would be called \"ID\")", dc.Name)
 			return dc
 		}
 		if folded["id"] {
-			p.errorf(n.off, path, "dataclass %q has no primary key: mark an attribute \"primaryKey\": true", dc.Name)
+			p.errorf(n.Off, path, "dataclass %q has no primary key: mark an attribute \"primaryKey\": true", dc.Name)
 			return dc
 		}
 		dc.Key = &Attribute{
@@ -310,44 +317,44 @@ func (p *modelParser) dataClass(path string, n *jsonNode) *DataClass {
 	return dc
 }
 
-func (p *modelParser) attribute(path string, n *jsonNode) *Attribute {
-	if n.kind != jsonObject {
-		p.errorf(n.off, path, "must be an object, not %s", n.kind)
+func (p *modelParser) attribute(path string, n *jsonpos.Value) *Attribute {
+	if n.Kind != jsonpos.Object {
+		p.errorf(n.Off, path, "must be an object, not %s", n.Kind)
 		return nil
 	}
 	a := &Attribute{Kind: KindStorage, Exposed: true}
 	src := attrSource{path: path, node: n}
 	ok := true
-	var kindNode, pathNode *jsonNode
-	for _, mem := range n.members {
-		fpath := path + "." + mem.key
-		switch mem.key {
+	var kindNode, pathNode *jsonpos.Value
+	for _, mem := range n.Fields {
+		fpath := path + "." + mem.Key
+		switch mem.Key {
 		case "name":
-			ok = p.name(fpath, mem.val, &a.Name) && ok
+			ok = p.name(fpath, mem.Val, &a.Name) && ok
 		case "kind":
-			kindNode = mem.val
-			ok = p.str(fpath, mem.val, &a.Kind) && ok
+			kindNode = mem.Val
+			ok = p.str(fpath, mem.Val, &a.Kind) && ok
 		case "type":
-			src.typeNode = mem.val
-			ok = p.str(fpath, mem.val, &a.Type) && ok
+			src.typeNode = mem.Val
+			ok = p.str(fpath, mem.Val, &a.Type) && ok
 		case "path":
-			pathNode = mem.val
-			ok = p.str(fpath, mem.val, &a.Path) && ok
+			pathNode = mem.Val
+			ok = p.str(fpath, mem.Val, &a.Path) && ok
 		case "primaryKey":
-			ok = p.boolean(fpath, mem.val, &a.PrimaryKey) && ok
+			ok = p.boolean(fpath, mem.Val, &a.PrimaryKey) && ok
 		case "autoincrement":
-			ok = p.boolean(fpath, mem.val, &a.Autoincrement) && ok
+			ok = p.boolean(fpath, mem.Val, &a.Autoincrement) && ok
 		case "indexed":
-			ok = p.boolean(fpath, mem.val, &a.Indexed) && ok
+			ok = p.boolean(fpath, mem.Val, &a.Indexed) && ok
 		case "exposed":
-			ok = p.boolean(fpath, mem.val, &a.Exposed) && ok
+			ok = p.boolean(fpath, mem.Val, &a.Exposed) && ok
 		default:
-			p.errorf(mem.keyOff, path, "unknown key %q", mem.key)
+			p.errorf(mem.KeyOff, path, "unknown key %q", mem.Key)
 			ok = false
 		}
 	}
-	if !hasMember(n, "name") {
-		p.errorf(n.off, path, "missing \"name\"")
+	if !n.Has("name") {
+		p.errorf(n.Off, path, "missing \"name\"")
 		return nil
 	}
 	if !ok {
@@ -358,55 +365,55 @@ func (p *modelParser) attribute(path string, n *jsonNode) *Attribute {
 	case KindStorage:
 		switch {
 		case src.typeNode == nil:
-			p.errorf(n.off, path, "missing \"type\" (one of string, long, number, bool, date, uuid, object)")
+			p.errorf(n.Off, path, "missing \"type\" (one of string, long, number, bool, date, uuid, object)")
 			ok = false
 		case !storageTypes[a.Type]:
-			p.errorf(src.typeNode.off, path+".type", "unknown type %q (expected string, long, number, bool, date, uuid or object)", a.Type)
+			p.errorf(src.typeNode.Off, path+".type", "unknown type %q (expected string, long, number, bool, date, uuid or object)", a.Type)
 			ok = false
 		}
 		if pathNode != nil {
-			p.errorf(pathNode.off, path+".path", "\"path\" is only allowed on relatedEntities attributes")
+			p.errorf(pathNode.Off, path+".path", "\"path\" is only allowed on relatedEntities attributes")
 			ok = false
 		}
 	case KindRelatedEntity:
 		if src.typeNode == nil {
-			p.errorf(n.off, path, "missing \"type\": the related dataclass")
+			p.errorf(n.Off, path, "missing \"type\": the related dataclass")
 			ok = false
 		}
 		if pathNode != nil {
-			p.errorf(pathNode.off, path+".path", "\"path\" is only allowed on relatedEntities attributes")
+			p.errorf(pathNode.Off, path+".path", "\"path\" is only allowed on relatedEntities attributes")
 			ok = false
 		}
 	case KindRelatedEntities:
 		if pathNode == nil {
-			p.errorf(n.off, path, "missing \"path\": the relatedEntity attribute on the other side")
+			p.errorf(n.Off, path, "missing \"path\": the relatedEntity attribute on the other side")
 			ok = false
 		}
 		if a.Indexed {
-			p.errorf(n.off, path+".indexed", "a relatedEntities attribute cannot be indexed")
+			p.errorf(n.Off, path+".indexed", "a relatedEntities attribute cannot be indexed")
 			ok = false
 		}
 	default:
-		p.errorf(kindNode.off, path+".kind", "unknown kind %q (expected storage, relatedEntity or relatedEntities)", a.Kind)
+		p.errorf(kindNode.Off, path+".kind", "unknown kind %q (expected storage, relatedEntity or relatedEntities)", a.Kind)
 		return nil
 	}
 	if a.PrimaryKey {
 		switch {
 		case a.Kind != KindStorage:
-			p.errorf(n.off, path+".primaryKey", "a relation cannot be the primary key")
+			p.errorf(n.Off, path+".primaryKey", "a relation cannot be the primary key")
 			ok = false
 		case a.Type != TypeLong && a.Type != TypeString && a.Type != TypeUUID:
-			p.errorf(n.off, path+".primaryKey", "the primary key must be of type long, string or uuid, not %q", a.Type)
+			p.errorf(n.Off, path+".primaryKey", "the primary key must be of type long, string or uuid, not %q", a.Type)
 			ok = false
 		}
 	}
 	if a.Autoincrement {
 		switch {
 		case !a.PrimaryKey:
-			p.errorf(n.off, path+".autoincrement", "autoincrement is only supported on the primary key")
+			p.errorf(n.Off, path+".autoincrement", "autoincrement is only supported on the primary key")
 			ok = false
 		case a.Type != TypeLong && a.Type != TypeUUID:
-			p.errorf(n.off, path+".autoincrement", "autoincrement needs a long or uuid key, not %q", a.Type)
+			p.errorf(n.Off, path+".autoincrement", "autoincrement needs a long or uuid key, not %q", a.Type)
 			ok = false
 		}
 	}
@@ -428,7 +435,7 @@ func (p *modelParser) resolveRelations(m *Model, dc *DataClass) {
 		case KindRelatedEntity:
 			a.Related = m.DataClass(a.Type)
 			if a.Related == nil {
-				p.errorf(src.typeNode.off, src.path+".type", "unknown dataclass %q", a.Type)
+				p.errorf(src.typeNode.Off, src.path+".type", "unknown dataclass %q", a.Type)
 			}
 		case KindRelatedEntities:
 			p.resolveInverse(m, dc, a, src)
@@ -446,12 +453,12 @@ func (p *modelParser) resolveInverse(m *Model, dc *DataClass, a *Attribute, src 
 			target = m.DataClass(strings.TrimSuffix(a.Type, "Selection"))
 		}
 		if target == nil {
-			p.errorf(src.typeNode.off, src.path+".type", "unknown dataclass %q", a.Type)
+			p.errorf(src.typeNode.Off, src.path+".type", "unknown dataclass %q", a.Type)
 			return
 		}
 		back := target.Attribute(a.Path)
 		if back == nil || back.Kind != KindRelatedEntity || back.Type != dc.Name {
-			p.errorf(src.node.off, src.path+".path", "%s.%s must be a relatedEntity attribute of type %q", target.Name, a.Path, dc.Name)
+			p.errorf(src.node.Off, src.path+".path", "%s.%s must be a relatedEntity attribute of type %q", target.Name, a.Path, dc.Name)
 			return
 		}
 		a.Related, a.Type = target, target.Name
@@ -465,50 +472,41 @@ func (p *modelParser) resolveInverse(m *Model, dc *DataClass, a *Attribute, src 
 	}
 	switch len(found) {
 	case 0:
-		p.errorf(src.node.off, src.path+".path", "no dataclass has a relatedEntity attribute %q of type %q", a.Path, dc.Name)
+		p.errorf(src.node.Off, src.path+".path", "no dataclass has a relatedEntity attribute %q of type %q", a.Path, dc.Name)
 	case 1:
 		a.Related, a.Type = found[0], found[0].Name
 	default:
-		p.errorf(src.node.off, src.path+".path", "several dataclasses have a relatedEntity attribute %q of type %q: add \"type\"", a.Path, dc.Name)
+		p.errorf(src.node.Off, src.path+".path", "several dataclasses have a relatedEntity attribute %q of type %q: add \"type\"", a.Path, dc.Name)
 	}
 }
 
-func (p *modelParser) name(path string, n *jsonNode, dst *string) bool {
+func (p *modelParser) name(path string, n *jsonpos.Value, dst *string) bool {
 	if !p.str(path, n, dst) {
 		return false
 	}
 	if msg := checkName(*dst); msg != "" {
-		p.errorf(n.off, path, "%s", msg)
+		p.errorf(n.Off, path, "%s", msg)
 		return false
 	}
 	return true
 }
 
-func (p *modelParser) str(path string, n *jsonNode, dst *string) bool {
-	if n.kind != jsonString {
-		p.errorf(n.off, path, "must be a string, not %s", n.kind)
+func (p *modelParser) str(path string, n *jsonpos.Value, dst *string) bool {
+	if n.Kind != jsonpos.String {
+		p.errorf(n.Off, path, "must be a string, not %s", n.Kind)
 		return false
 	}
-	*dst = n.str
+	*dst = n.Str
 	return true
 }
 
-func (p *modelParser) boolean(path string, n *jsonNode, dst *bool) bool {
-	if n.kind != jsonBool {
-		p.errorf(n.off, path, "must be true or false, not %s", n.kind)
+func (p *modelParser) boolean(path string, n *jsonpos.Value, dst *bool) bool {
+	if n.Kind != jsonpos.Bool {
+		p.errorf(n.Off, path, "must be true or false, not %s", n.Kind)
 		return false
 	}
-	*dst = n.b
+	*dst = n.Bool
 	return true
-}
-
-func hasMember(n *jsonNode, key string) bool {
-	for _, m := range n.members {
-		if m.key == key {
-			return true
-		}
-	}
-	return false
 }
 
 // checkName returns why name cannot name a dataclass or attribute, or "". Names are identifiers

@@ -1,15 +1,19 @@
 package roles
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
+
+	"gatehouse/internal/jsonpos"
 )
+
+// bom is the UTF-8 byte order mark, which Parse skips.
+const bom = jsonpos.BOM
 
 // document is the validated content of a roles.json, before indexing.
 type document struct {
@@ -72,13 +76,17 @@ var (
 
 // parse validates data and builds a Config, or returns every problem found.
 func parse(file string, data []byte) (*Config, error) {
-	v := &validator{file: file, data: data, names: map[string]*decl{
+	v := &validator{file: file, lines: jsonpos.NewLines(data), names: map[string]*decl{
 		fold(WebAdmin): {name: WebAdmin},
 		fold(Guest):    {name: Guest},
 	}}
-	root, serr := parseJSON(data)
-	if serr != nil {
-		v.errorf(serr.off, "", "%s", serr.msg)
+	root, err := jsonpos.Parse(data)
+	if err != nil {
+		off := 0
+		if serr := (*jsonpos.SyntaxError)(nil); errors.As(err, &serr) {
+			off = serr.Off
+		}
+		v.errorf(off, "", "%v", err)
 		return nil, v.errs
 	}
 	doc := v.document(root)
@@ -97,17 +105,16 @@ func parse(file string, data []byte) (*Config, error) {
 // validator walks the JSON tree, collecting every problem rather than
 // stopping at the first.
 type validator struct {
-	file       string
-	data       []byte
-	lineStarts []int // byte offsets of line starts, computed on first use
-	errs       ErrorList
+	file  string
+	lines *jsonpos.Lines
+	errs  ErrorList
 
 	names            map[string]*decl // folded name -> declaration
 	webAdminDeclared bool
 }
 
 func (v *validator) errorf(off int, path, format string, args ...any) {
-	line, col := v.position(off)
+	line, col := v.lines.LineCol(off)
 	v.errs = append(v.errs, &Error{
 		File:    v.file,
 		Line:    line,
@@ -117,35 +124,16 @@ func (v *validator) errorf(off int, path, format string, args ...any) {
 	})
 }
 
-// position converts a byte offset to a 1-based line and character column.
-func (v *validator) position(off int) (line, col int) {
-	if v.lineStarts == nil {
-		v.lineStarts = []int{0}
-		for i, c := range v.data {
-			if c == '\n' {
-				v.lineStarts = append(v.lineStarts, i+1)
-			}
-		}
-	}
-	off = min(max(off, 0), len(v.data))
-	line = sort.Search(len(v.lineStarts), func(i int) bool { return v.lineStarts[i] > off })
-	start := v.lineStarts[line-1]
-	if start == 0 && bytes.HasPrefix(v.data, []byte(bom)) {
-		start = min(len(bom), off) // editors do not show the byte order mark
-	}
-	return line, utf8.RuneCount(v.data[start:off]) + 1
-}
-
 // lineOf returns the line of a byte offset.
 func (v *validator) lineOf(off int) int {
-	line, _ := v.position(off)
+	line, _ := v.lines.LineCol(off)
 	return line
 }
 
 // is reports whether val is of kind want, and reports an error if not.
-func (v *validator) is(val *value, want jsonKind, path string) bool {
-	if val.kind != want {
-		v.errorf(val.off, path, "want %s, got %s", want, val.kind)
+func (v *validator) is(val *jsonpos.Value, want jsonpos.Kind, path string) bool {
+	if val.Kind != want {
+		v.errorf(val.Off, path, "want %s, got %s", want, val.Kind)
 		return false
 	}
 	return true
@@ -153,24 +141,24 @@ func (v *validator) is(val *value, want jsonKind, path string) bool {
 
 // members checks that val is an object and calls f for each key, in order,
 // reporting duplicate keys (which JSON decoders silently resolve to the last).
-func (v *validator) members(val *value, path string, f func(m member, path string)) {
-	if !v.is(val, jsonObject, path) {
+func (v *validator) members(val *jsonpos.Value, path string, f func(m jsonpos.Field, path string)) {
+	if !v.is(val, jsonpos.Object, path) {
 		return
 	}
-	seen := make(map[string]bool, len(val.fields))
-	for _, m := range val.fields {
-		p := memberPath(path, m.key)
-		if seen[m.key] {
-			v.errorf(m.off, p, "duplicate key %q", m.key)
+	seen := make(map[string]bool, len(val.Fields))
+	for _, m := range val.Fields {
+		p := memberPath(path, m.Key)
+		if seen[m.Key] {
+			v.errorf(m.KeyOff, p, "duplicate key %q", m.Key)
 			continue
 		}
-		seen[m.key] = true
+		seen[m.Key] = true
 		f(m, p)
 	}
 }
 
-func (v *validator) unknownKey(m member, path string, known []string) {
-	v.errorf(m.off, path, "unknown key %q%s", m.key, suggest(m.key, known))
+func (v *validator) unknownKey(m jsonpos.Field, path string, known []string) {
+	v.errorf(m.KeyOff, path, "unknown key %q%s", m.Key, suggest(m.Key, known))
 }
 
 // suggest proposes a known key that differs from key only in case.
@@ -184,47 +172,47 @@ func suggest(key string, known []string) string {
 }
 
 // refs checks that val is an array of strings and returns them.
-func (v *validator) refs(val *value, path string) []ref {
-	if !v.is(val, jsonArray, path) {
+func (v *validator) refs(val *jsonpos.Value, path string) []ref {
+	if !v.is(val, jsonpos.Array, path) {
 		return nil
 	}
-	out := make([]ref, 0, len(val.elems))
-	for i, e := range val.elems {
+	out := make([]ref, 0, len(val.Elems))
+	for i, e := range val.Elems {
 		p := path + "[" + strconv.Itoa(i) + "]"
-		if v.is(e, jsonString, p) {
-			out = append(out, ref{name: e.str, off: e.off, path: p})
+		if v.is(e, jsonpos.String, p) {
+			out = append(out, ref{name: e.Str, off: e.Off, path: p})
 		}
 	}
 	return out
 }
 
 // str checks that val is a string and returns it.
-func (v *validator) str(val *value, path string) (string, bool) {
-	if !v.is(val, jsonString, path) {
+func (v *validator) str(val *jsonpos.Value, path string) (string, bool) {
+	if !v.is(val, jsonpos.String, path) {
 		return "", false
 	}
-	return val.str, true
+	return val.Str, true
 }
 
-func (v *validator) document(root *value) *document {
+func (v *validator) document(root *jsonpos.Value) *document {
 	doc := &document{}
-	var privileges, roles, permissions *value
+	var privileges, roles, permissions *jsonpos.Value
 	var privilegesPath, rolesPath, permissionsPath string
-	v.members(root, "$", func(m member, path string) {
-		switch m.key {
+	v.members(root, "$", func(m jsonpos.Field, path string) {
+		switch m.Key {
 		case "privileges":
-			privileges, privilegesPath = m.val, path
+			privileges, privilegesPath = m.Val, path
 		case "roles":
-			roles, rolesPath = m.val, path
+			roles, rolesPath = m.Val, path
 		case "permissions":
-			permissions, permissionsPath = m.val, path
+			permissions, permissionsPath = m.Val, path
 		case "forceLogin":
-			if v.is(m.val, jsonBool, path) {
-				doc.forceLogin = m.val.b
+			if v.is(m.Val, jsonpos.Bool, path) {
+				doc.forceLogin = m.Val.Bool
 			}
 		case "restrictedByDefault":
-			if v.is(m.val, jsonBool, path) {
-				doc.restricted = m.val.b
+			if v.is(m.Val, jsonpos.Bool, path) {
+				doc.restricted = m.Val.Bool
 			}
 		default:
 			v.unknownKey(m, path, topKeys)
@@ -264,8 +252,8 @@ func (v *validator) document(root *value) *document {
 // declarations validates the "privileges" or "roles" array and declares its
 // names. The references of entries that could not be declared are appended to
 // orphans, to be checked all the same.
-func (v *validator) declarations(val *value, path string, isRole bool, orphans []ref) ([]*decl, []ref) {
-	if !v.is(val, jsonArray, path) {
+func (v *validator) declarations(val *jsonpos.Value, path string, isRole bool, orphans []ref) ([]*decl, []ref) {
+	if !v.is(val, jsonpos.Array, path) {
 		return nil, orphans
 	}
 	nameKey, refsKey, known := "privilege", "includes", privilegeKeys
@@ -273,29 +261,29 @@ func (v *validator) declarations(val *value, path string, isRole bool, orphans [
 		nameKey, refsKey, known = "role", "privileges", roleKeys
 	}
 	var decls []*decl
-	for i, e := range val.elems {
+	for i, e := range val.Elems {
 		p := path + "[" + strconv.Itoa(i) + "]"
-		var name *value
+		var name *jsonpos.Value
 		var refs []ref
-		v.members(e, p, func(m member, path string) {
-			switch m.key {
+		v.members(e, p, func(m jsonpos.Field, path string) {
+			switch m.Key {
 			case nameKey:
-				if v.is(m.val, jsonString, path) {
-					name = m.val
+				if v.is(m.Val, jsonpos.String, path) {
+					name = m.Val
 				}
 			case refsKey:
-				refs = v.refs(m.val, path)
+				refs = v.refs(m.Val, path)
 			default:
 				v.unknownKey(m, path, known)
 			}
 		})
 		var d *decl
 		switch {
-		case e.kind != jsonObject:
+		case e.Kind != jsonpos.Object:
 		case name != nil:
 			d = v.declare(name, memberPath(p, nameKey), isRole)
-		case !hasKey(e, nameKey):
-			v.errorf(e.off, p, "missing %q", nameKey)
+		case !e.Has(nameKey):
+			v.errorf(e.Off, p, "missing %q", nameKey)
 		}
 		if d == nil {
 			orphans = append(orphans, refs...)
@@ -307,54 +295,45 @@ func (v *validator) declarations(val *value, path string, isRole bool, orphans [
 	return decls, orphans
 }
 
-func hasKey(obj *value, key string) bool {
-	for _, m := range obj.fields {
-		if m.key == key {
-			return true
-		}
-	}
-	return false
-}
-
 // declare adds a privilege or role name, reporting invalid, reserved and
 // duplicate names. It returns nil when the name was not declared.
-func (v *validator) declare(name *value, path string, isRole bool) *decl {
+func (v *validator) declare(name *jsonpos.Value, path string, isRole bool) *decl {
 	what := "privilege"
 	if isRole {
 		what = "role"
 	}
-	if msg := checkName(name.str); msg != "" {
-		v.errorf(name.off, path, "%s name %s", what, msg)
+	if msg := checkName(name.Str); msg != "" {
+		v.errorf(name.Off, path, "%s name %s", what, msg)
 		return nil
 	}
-	key := fold(name.str)
+	key := fold(name.Str)
 	prev, exists := v.names[key]
 	switch {
 	case key == fold(Guest):
-		v.errorf(name.off, path, "%q is reserved: every session holds it implicitly", name.str)
+		v.errorf(name.Off, path, "%q is reserved: every session holds it implicitly", name.Str)
 		return nil
 	case key == fold(WebAdmin) && isRole:
-		v.errorf(name.off, path, "%q is a reserved privilege and cannot name a role", name.str)
+		v.errorf(name.Off, path, "%q is a reserved privilege and cannot name a role", name.Str)
 		return nil
 	case key == fold(WebAdmin) && !v.webAdminDeclared:
 		// Declaring WebAdmin is allowed (to give it includes); it keeps its
 		// reserved spelling.
 		v.webAdminDeclared = true
-		prev.line = v.lineOf(name.off)
+		prev.line = v.lineOf(name.Off)
 		return prev
 	case exists && prev.role == isRole:
-		v.errorf(name.off, path, "duplicate %s %q (first declared at line %d)", what, name.str, prev.line)
+		v.errorf(name.Off, path, "duplicate %s %q (first declared at line %d)", what, name.Str, prev.line)
 		return nil
 	case exists:
 		other := "privilege"
 		if prev.role {
 			other = "role"
 		}
-		v.errorf(name.off, path, "%s %q has the name of %s %q declared at line %d (privilege and role names share one case-insensitive namespace)",
-			what, name.str, other, prev.name, prev.line)
+		v.errorf(name.Off, path, "%s %q has the name of %s %q declared at line %d (privilege and role names share one case-insensitive namespace)",
+			what, name.Str, other, prev.name, prev.line)
 		return nil
 	}
-	d := &decl{name: name.str, role: isRole, line: v.lineOf(name.off)}
+	d := &decl{name: name.Str, role: isRole, line: v.lineOf(name.Off)}
 	v.names[key] = d
 	return d
 }
@@ -431,29 +410,29 @@ func (v *validator) checkCycles(privs []*decl) {
 }
 
 // permissions validates the "permissions" object.
-func (v *validator) permissions(val *value, path string) []entryDecl {
+func (v *validator) permissions(val *jsonpos.Value, path string) []entryDecl {
 	var out []entryDecl
-	v.members(val, path, func(m member, path string) {
-		if m.key != "allowed" {
+	v.members(val, path, func(m jsonpos.Field, path string) {
+		if m.Key != "allowed" {
 			v.unknownKey(m, path, permissionKeys)
 			return
 		}
-		if !v.is(m.val, jsonArray, path) {
+		if !v.is(m.Val, jsonpos.Array, path) {
 			return
 		}
 		first := make(map[Resource]int) // resource -> offset of its first applyTo
-		for i, e := range m.val.elems {
+		for i, e := range m.Val.Elems {
 			p := path + "[" + strconv.Itoa(i) + "]"
 			entry, applyTo, resolved := v.entry(e, p)
 			if !resolved {
 				continue
 			}
 			if off, dup := first[entry.res]; dup {
-				v.errorf(applyTo.off, p+".applyTo", "duplicate permission for %s %q (first at line %d)",
-					entry.res.Kind, applyTo.str, v.lineOf(off))
+				v.errorf(applyTo.Off, p+".applyTo", "duplicate permission for %s %q (first at line %d)",
+					entry.res.Kind, applyTo.Str, v.lineOf(off))
 				continue
 			}
-			first[entry.res] = applyTo.off
+			first[entry.res] = applyTo.Off
 			out = append(out, entry)
 		}
 	})
@@ -463,41 +442,41 @@ func (v *validator) permissions(val *value, path string) []entryDecl {
 // entry validates one permission entry. resolved reports whether its type and
 // applyTo name a resource, so that duplicates can be found even among entries
 // with other errors.
-func (v *validator) entry(val *value, path string) (entry entryDecl, applyTo *value, resolved bool) {
-	var typ *value
+func (v *validator) entry(val *jsonpos.Value, path string) (entry entryDecl, applyTo *jsonpos.Value, resolved bool) {
+	var typ *jsonpos.Value
 	var lists [numActions][]ref
-	var actionKeys [numActions]member
-	v.members(val, path, func(m member, path string) {
-		switch m.key {
+	var actionKeys [numActions]jsonpos.Field
+	v.members(val, path, func(m jsonpos.Field, path string) {
+		switch m.Key {
 		case "applyTo":
-			if v.is(m.val, jsonString, path) {
-				applyTo = m.val
+			if v.is(m.Val, jsonpos.String, path) {
+				applyTo = m.Val
 			}
 		case "type":
-			if v.is(m.val, jsonString, path) {
-				typ = m.val
+			if v.is(m.Val, jsonpos.String, path) {
+				typ = m.Val
 			}
 		default:
-			ai, known := actionIndex(Action(m.key))
+			ai, known := actionIndex(Action(m.Key))
 			if !known {
-				hint := suggest(m.key, entryKeys)
+				hint := suggest(m.Key, entryKeys)
 				if hint == "" {
 					hint = " (want read, create, update, drop, execute or promote)"
 				}
-				v.errorf(m.off, path, "unknown action %q%s", m.key, hint)
+				v.errorf(m.KeyOff, path, "unknown action %q%s", m.Key, hint)
 				return
 			}
 			entry.set[ai] = true
 			actionKeys[ai] = m
-			lists[ai] = v.refs(m.val, path)
+			lists[ai] = v.refs(m.Val, path)
 		}
 	})
-	if val.kind != jsonObject {
+	if val.Kind != jsonpos.Object {
 		return entry, nil, false
 	}
 	for _, key := range []string{"applyTo", "type"} {
-		if !hasKey(val, key) {
-			v.errorf(val.off, path, "missing %q", key)
+		if !val.Has(key) {
+			v.errorf(val.Off, path, "missing %q", key)
 		}
 	}
 	for ai := range numActions {
@@ -508,20 +487,20 @@ func (v *validator) entry(val *value, path string) (entry entryDecl, applyTo *va
 		}
 	}
 	if typ != nil {
-		kind, known := kindOf(typ.str)
+		kind, known := kindOf(typ.Str)
 		if !known {
-			v.errorf(typ.off, path+".type", "unknown type %q (want datastore, dataclass, attribute or method)", typ.str)
+			v.errorf(typ.Off, path+".type", "unknown type %q (want datastore, dataclass, attribute or method)", typ.Str)
 		} else {
 			for ai := range numActions {
 				if entry.set[ai] && !applies(ai, kind) {
 					m := actionKeys[ai]
-					v.errorf(m.off, memberPath(path, m.key), "action %q does not apply to %s", m.key, article(kind))
+					v.errorf(m.KeyOff, memberPath(path, m.Key), "action %q does not apply to %s", m.Key, article(kind))
 				}
 			}
 			if applyTo != nil {
-				res, msg := resourceOf(kind, applyTo.str)
+				res, msg := resourceOf(kind, applyTo.Str)
 				if msg != "" {
-					v.errorf(applyTo.off, path+".applyTo", "%s", msg)
+					v.errorf(applyTo.Off, path+".applyTo", "%s", msg)
 				}
 				entry.res = res
 				resolved = msg == ""

@@ -1,91 +1,137 @@
-package roles
+// Package jsonpos parses JSON into a tree that keeps the byte offset of every
+// key and value, so that validation errors can name the line and column of the
+// offending text (roles.json, model.json).
+//
+// encoding/json forgets positions once a value is decoded and silently keeps
+// the last of duplicate keys, which would hide a second "read" list from
+// whoever reviews a file. Parse keeps duplicates, in input order, and leaves
+// it to the caller to report them. It is also stricter than encoding/json:
+// invalid UTF-8 and unpaired surrogate escapes are errors rather than being
+// replaced by U+FFFD, so that a name in the file is exactly the name that is
+// checked. A UTF-8 byte order mark before the value is skipped.
+package jsonpos
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
-// This file holds a small JSON reader that keeps the byte offset of every key
-// and value, so that validation errors can name the line and column of the
-// offending text. encoding/json forgets positions once a value is decoded and
-// silently keeps the last of duplicate keys, which would hide a second "read"
-// list from whoever reviews the file.
+// MaxDepth bounds the nesting of arrays and objects. Configuration files are
+// a few levels deep; the bound only keeps hostile input from exhausting the
+// stack.
+const MaxDepth = 64
 
-// maxDepth bounds nesting. A valid roles.json is five levels deep; the bound
-// only keeps hostile input from exhausting the stack.
-const maxDepth = 64
+// BOM is the UTF-8 byte order mark some editors put at the start of a file.
+const BOM = "\xEF\xBB\xBF"
 
-// bom is the UTF-8 byte order mark some editors put at the start of a file.
-const bom = "\xEF\xBB\xBF"
+// Kind is the JSON type of a value.
+type Kind uint8
 
-// jsonKind is the JSON type of a value.
-type jsonKind uint8
-
+// The JSON types.
 const (
-	jsonNull jsonKind = iota
-	jsonBool
-	jsonNumber
-	jsonString
-	jsonArray
-	jsonObject
+	Null Kind = iota
+	Bool
+	Number
+	String
+	Array
+	Object
 )
 
 // String returns the JSON name of the kind, as used in "want array, got string".
-func (k jsonKind) String() string {
+func (k Kind) String() string {
 	switch k {
-	case jsonBool:
+	case Bool:
 		return "boolean"
-	case jsonNumber:
+	case Number:
 		return "number"
-	case jsonString:
+	case String:
 		return "string"
-	case jsonArray:
+	case Array:
 		return "array"
-	case jsonObject:
+	case Object:
 		return "object"
 	default:
 		return "null"
 	}
 }
 
-// value is one parsed JSON value and where it starts in the input.
-type value struct {
-	kind   jsonKind
-	off    int      // byte offset of the value's first byte
-	str    string   // jsonString: the decoded text
-	b      bool     // jsonBool
-	elems  []*value // jsonArray
-	fields []member // jsonObject, in input order, duplicates kept
+// Value is one parsed JSON value and where it starts in the input.
+type Value struct {
+	Kind   Kind
+	Off    int         // byte offset of the value's first byte
+	Str    string      // String: the decoded text
+	Bool   bool        // Bool
+	Num    json.Number // Number: the literal text, as written
+	Elems  []*Value    // Array
+	Fields []Field     // Object: in input order, duplicate keys kept
 }
 
-// member is one key of a JSON object.
-type member struct {
-	key string
-	off int // byte offset of the key's opening quote
-	val *value
+// Field is one key of a JSON object.
+type Field struct {
+	Key    string
+	KeyOff int // byte offset of the key's opening quote
+	Val    *Value
 }
 
-// syntaxError is a JSON syntax error at a byte offset.
-type syntaxError struct {
-	off int
-	msg string
+// Has reports whether v is an object with a field named key.
+func (v *Value) Has(key string) bool {
+	for _, f := range v.Fields {
+		if f.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
-// reader is a recursive-descent JSON parser over a byte slice.
-type reader struct {
-	data  []byte
-	pos   int
-	depth int
+// FirstDuplicate returns the first field, in input order, anywhere in the
+// tree under v, whose key repeats an earlier key of the same object; nil if
+// no object has a duplicate key. It suits callers that reject duplicates
+// outright; those that report each one walk the fields themselves.
+func FirstDuplicate(v *Value) *Field {
+	switch v.Kind {
+	case Array:
+		for _, e := range v.Elems {
+			if d := FirstDuplicate(e); d != nil {
+				return d
+			}
+		}
+	case Object:
+		seen := make(map[string]bool, len(v.Fields))
+		for i := range v.Fields {
+			f := &v.Fields[i]
+			if seen[f.Key] {
+				return f
+			}
+			seen[f.Key] = true
+			// The value comes after its key in the input, and before the
+			// next key.
+			if d := FirstDuplicate(f.Val); d != nil {
+				return d
+			}
+		}
+	}
+	return nil
 }
 
-// parseJSON parses exactly one JSON value (optionally preceded by a UTF-8 byte
-// order mark and surrounded by white space).
-func parseJSON(data []byte) (*value, *syntaxError) {
+// SyntaxError is malformed JSON at a byte offset. Like encoding/json's
+// SyntaxError, its Error method returns the message alone: callers turn Off
+// into a line and column for their own error format.
+type SyntaxError struct {
+	Off int    // byte offset of the offending character, or len(data) at the end of input
+	Msg string // e.g. "invalid character '}' looking for an object key"
+}
+
+func (e *SyntaxError) Error() string { return e.Msg }
+
+// Parse parses exactly one JSON value, optionally preceded by a UTF-8 byte
+// order mark and surrounded by white space. Errors are *SyntaxError.
+func Parse(data []byte) (*Value, error) {
 	r := &reader{data: data}
-	if len(data) >= len(bom) && string(data[:len(bom)]) == bom {
-		r.pos = len(bom)
+	if len(data) >= len(BOM) && string(data[:len(BOM)]) == BOM {
+		r.pos = len(BOM)
 	}
 	v, err := r.value()
 	if err != nil {
@@ -98,12 +144,21 @@ func parseJSON(data []byte) (*value, *syntaxError) {
 	return v, nil
 }
 
-func (r *reader) fail(off int, format string, args ...any) *syntaxError {
-	return &syntaxError{off: off, msg: fmt.Sprintf(format, args...)}
+// reader is a recursive-descent JSON parser over a byte slice. Its methods
+// return *SyntaxError rather than error so that a nil result never becomes a
+// non-nil interface by accident; Parse converts at the boundary.
+type reader struct {
+	data  []byte
+	pos   int
+	depth int
+}
+
+func (r *reader) fail(off int, format string, args ...any) *SyntaxError {
+	return &SyntaxError{Off: off, Msg: fmt.Sprintf(format, args...)}
 }
 
 // unexpected reports the byte at r.pos (or the end of input) as out of place.
-func (r *reader) unexpected(context string) *syntaxError {
+func (r *reader) unexpected(context string) *SyntaxError {
 	if r.pos >= len(r.data) {
 		return r.fail(r.pos, "unexpected end of input %s", context)
 	}
@@ -130,7 +185,7 @@ func (r *reader) skipSpace() {
 	}
 }
 
-func (r *reader) value() (*value, *syntaxError) {
+func (r *reader) value() (*Value, *SyntaxError) {
 	r.skipSpace()
 	if r.pos >= len(r.data) {
 		return nil, r.unexpected("looking for a value")
@@ -146,24 +201,24 @@ func (r *reader) value() (*value, *syntaxError) {
 		if err != nil {
 			return nil, err
 		}
-		return &value{kind: jsonString, off: start, str: s}, nil
+		return &Value{Kind: String, Off: start, Str: s}, nil
 	case c == '-' || ('0' <= c && c <= '9'):
 		if err := r.number(); err != nil {
 			return nil, err
 		}
-		return &value{kind: jsonNumber, off: start}, nil
+		return &Value{Kind: Number, Off: start, Num: json.Number(r.data[start:r.pos])}, nil
 	case c == 't':
-		return r.literal("true", &value{kind: jsonBool, off: start, b: true})
+		return r.literal("true", &Value{Kind: Bool, Off: start, Bool: true})
 	case c == 'f':
-		return r.literal("false", &value{kind: jsonBool, off: start})
+		return r.literal("false", &Value{Kind: Bool, Off: start})
 	case c == 'n':
-		return r.literal("null", &value{kind: jsonNull, off: start})
+		return r.literal("null", &Value{Kind: Null, Off: start})
 	default:
 		return nil, r.unexpected("looking for a value")
 	}
 }
 
-func (r *reader) literal(word string, v *value) (*value, *syntaxError) {
+func (r *reader) literal(word string, v *Value) (*Value, *SyntaxError) {
 	end := r.pos + len(word)
 	if end > len(r.data) || string(r.data[r.pos:end]) != word {
 		return nil, r.fail(r.pos, "invalid literal, want %s", word)
@@ -173,22 +228,22 @@ func (r *reader) literal(word string, v *value) (*value, *syntaxError) {
 }
 
 // enter and leave track nesting depth.
-func (r *reader) enter() *syntaxError {
+func (r *reader) enter() *SyntaxError {
 	r.depth++
-	if r.depth > maxDepth {
-		return r.fail(r.pos, "nesting deeper than %d levels", maxDepth)
+	if r.depth > MaxDepth {
+		return r.fail(r.pos, "nesting deeper than %d levels", MaxDepth)
 	}
 	return nil
 }
 
 func (r *reader) leave() { r.depth-- }
 
-func (r *reader) object() (*value, *syntaxError) {
+func (r *reader) object() (*Value, *SyntaxError) {
 	if err := r.enter(); err != nil {
 		return nil, err
 	}
 	defer r.leave()
-	v := &value{kind: jsonObject, off: r.pos}
+	v := &Value{Kind: Object, Off: r.pos}
 	r.pos++ // '{'
 	r.skipSpace()
 	if r.pos < len(r.data) && r.data[r.pos] == '}' {
@@ -214,7 +269,7 @@ func (r *reader) object() (*value, *syntaxError) {
 		if err != nil {
 			return nil, err
 		}
-		v.fields = append(v.fields, member{key: key, off: keyOff, val: val})
+		v.Fields = append(v.Fields, Field{Key: key, KeyOff: keyOff, Val: val})
 		r.skipSpace()
 		if r.pos < len(r.data) {
 			switch r.data[r.pos] {
@@ -230,12 +285,12 @@ func (r *reader) object() (*value, *syntaxError) {
 	}
 }
 
-func (r *reader) array() (*value, *syntaxError) {
+func (r *reader) array() (*Value, *SyntaxError) {
 	if err := r.enter(); err != nil {
 		return nil, err
 	}
 	defer r.leave()
-	v := &value{kind: jsonArray, off: r.pos}
+	v := &Value{Kind: Array, Off: r.pos}
 	r.pos++ // '['
 	r.skipSpace()
 	if r.pos < len(r.data) && r.data[r.pos] == ']' {
@@ -247,7 +302,7 @@ func (r *reader) array() (*value, *syntaxError) {
 		if err != nil {
 			return nil, err
 		}
-		v.elems = append(v.elems, elem)
+		v.Elems = append(v.Elems, elem)
 		r.skipSpace()
 		if r.pos < len(r.data) {
 			switch r.data[r.pos] {
@@ -263,9 +318,8 @@ func (r *reader) array() (*value, *syntaxError) {
 	}
 }
 
-// number checks the JSON number grammar. roles.json has no numeric fields, so
-// the value itself is never needed.
-func (r *reader) number() *syntaxError {
+// number consumes a number, checking the JSON grammar.
+func (r *reader) number() *SyntaxError {
 	start := r.pos
 	if r.data[r.pos] == '-' {
 		r.pos++
@@ -307,7 +361,7 @@ func (r *reader) digits() int {
 // string decodes a JSON string starting at the opening quote. Invalid UTF-8 and
 // unpaired surrogates are errors rather than being replaced by U+FFFD, so that
 // a name in the file is exactly the name that is checked.
-func (r *reader) string() (string, *syntaxError) {
+func (r *reader) string() (string, *SyntaxError) {
 	start := r.pos
 	r.pos++ // the opening quote
 	// buf is only allocated when the string has escapes; lit is the start of
@@ -331,7 +385,7 @@ func (r *reader) string() (string, *syntaxError) {
 			return s, nil
 		case c == '\\':
 			buf = append(buf, r.data[lit:r.pos]...)
-			var err *syntaxError
+			var err *SyntaxError
 			if buf, err = r.escape(buf); err != nil {
 				return "", err
 			}
@@ -351,7 +405,7 @@ func (r *reader) string() (string, *syntaxError) {
 }
 
 // escape decodes the escape sequence at r.pos (a backslash) onto buf.
-func (r *reader) escape(buf []byte) ([]byte, *syntaxError) {
+func (r *reader) escape(buf []byte) ([]byte, *SyntaxError) {
 	start := r.pos
 	if r.pos+1 >= len(r.data) {
 		return nil, r.fail(start, "unterminated string")
