@@ -428,3 +428,15 @@ func (b bitset) each(f func(int)) {
 		}
 	}
 }
+
+// Resources lists the dataclasses, attributes and functions that the permissions name,
+// sorted by their applyTo spelling, so that a caller can check them against the model and
+// the scripts: a misspelt name is a permission that protects nothing.
+func (c *Config) Resources() []Resource {
+	out := make([]Resource, 0, len(c.rules))
+	for r := range c.rules {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b Resource) int { return strings.Compare(a.String(), b.String()) })
+	return out
+}

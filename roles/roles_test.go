@@ -451,3 +451,22 @@ func BenchmarkAllowed(b *testing.B) {
 		})
 	}
 }
+
+func TestResources(t *testing.T) {
+	c, err := Parse([]byte(`{"permissions":{"allowed":[
+	  {"applyTo":"ds","type":"datastore","read":[]},
+	  {"applyTo":"Users.password","type":"attribute","read":[]},
+	  {"applyTo":"Users","type":"dataclass","read":[]},
+	  {"applyTo":"ds.authentify","type":"method","execute":["guest"]}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range c.Resources() {
+		got = append(got, r.Kind.String()+" "+r.String())
+	}
+	want := "dataclass Users, attribute Users.password, method ds.authentify"
+	if strings.Join(got, ", ") != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+}

@@ -150,6 +150,8 @@ func (a *app) open(ctx context.Context) error {
 		return err
 	}
 
+	a.warnDangling()
+
 	keys, err := a.cookieKeys()
 	if err != nil {
 		return err
@@ -259,8 +261,17 @@ func (a *app) reload(ctx context.Context) {
 	} else {
 		a.log.Info("scripts reloaded")
 	}
+	a.warnDangling()
 	if a.hooks.reloaded != nil {
 		a.hooks.reloaded <- err
+	}
+}
+
+// warnDangling logs the permissions that name nothing (gatehouse check reports them as
+// errors; a running server only warns, since a model or script may be mid-edit).
+func (a *app) warnDangling() {
+	for _, p := range danglingPermissions(a.roles.Load(), a.db.Model(), hasFunction(a.engine)) {
+		a.log.Warn("permission names nothing", "problem", p)
 	}
 }
 
@@ -319,11 +330,21 @@ func check(args []string, stdout io.Writer) error {
 		}
 		problems = append(problems, strings.Split(err.Error(), "\n")...)
 	}
-	_, err = roles.Load(filepath.Join(cfg.Dir, "roles.json"))
-	add(err)
-	_, err = datastore.LoadModel(filepath.Join(cfg.Dir, "model.json"))
-	add(err)
-	add(engine.Check(filepath.Join(cfg.Dir, "scripts")))
+	pol, rolesErr := roles.Load(filepath.Join(cfg.Dir, "roles.json"))
+	add(rolesErr)
+	model, modelErr := datastore.LoadModel(filepath.Join(cfg.Dir, "model.json"))
+	add(modelErr)
+	scriptsErr := engine.Check(filepath.Join(cfg.Dir, "scripts"))
+	add(scriptsErr)
+	if rolesErr == nil && modelErr == nil && scriptsErr == nil {
+		// Everything loads: check that the permissions name things that exist.
+		eng, err := engine.New(engine.Options{Dir: filepath.Join(cfg.Dir, "scripts")})
+		if err != nil {
+			add(err)
+		} else {
+			problems = append(problems, danglingPermissions(pol, model, hasFunction(eng))...)
+		}
+	}
 	if len(problems) == 0 {
 		fmt.Fprintln(stdout, "ok: roles.json, model.json and scripts are valid")
 		return nil

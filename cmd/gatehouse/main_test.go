@@ -188,6 +188,29 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+func TestCheckReportsDanglingPermissions(t *testing.T) {
+	dir := copyDemo(t)
+	p := filepath.Join(dir, "roles.json")
+	data, _ := os.ReadFile(p)
+	text := strings.Replace(string(data), `"Users.password"`, `"Users.pasword"`, 1)
+	text = strings.Replace(text, `"SalesPersons.myCustomers"`, `"SalesPersons.myCustomer"`, 1)
+	text = strings.Replace(text, `"applyTo": "Customers"`, `"applyTo": "Custmers"`, 1)
+	os.WriteFile(p, []byte(text), 0o644)
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"check", "--dir", dir}, nil, nil, &out, io.Discard); code != 1 {
+		t.Fatalf("exit %d:\n%s", code, out.String())
+	}
+	for _, want := range []string{
+		`"Users.pasword" (attribute): no such attribute`,
+		`"SalesPersons.myCustomer" (method): scripts/SalesPersons.js exports no function "myCustomer"`,
+		`"Custmers" (dataclass): no such dataclass`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("check output lacks %s:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestServeRefusesInvalidApp(t *testing.T) {
 	dir := copyDemo(t)
 	os.WriteFile(filepath.Join(dir, "roles.json"), []byte(`{"privileges": [{"privilege": "a", "includes": ["nope"]}]}`), 0o644)
