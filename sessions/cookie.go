@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/gorilla/securecookie"
 )
@@ -30,6 +31,38 @@ type KeyPair struct {
 // key verifies, so keys can be rotated by putting a new one first.
 type Codec struct {
 	codecs []securecookie.Codec
+	known  verified
+}
+
+// verifiedMax bounds the verified-values cache (about 200 bytes an entry).
+const verifiedMax = 1 << 16
+
+// verified remembers cookie values that have already passed verification, with the ID
+// inside: a returning client's cookie is then a map lookup instead of securecookie's HMAC,
+// base64 and a dozen allocations (most of the cost of a session check). Only values that
+// verified are stored, and the keys of a Codec never change, so a hit answers exactly what
+// verifying again would. When full it starts over, which only costs a verification per
+// client.
+type verified struct {
+	mu  sync.RWMutex
+	ids map[string]string // cookie value -> session ID
+}
+
+func (v *verified) get(value string) (string, bool) {
+	v.mu.RLock()
+	id, ok := v.ids[value]
+	v.mu.RUnlock()
+	return id, ok
+}
+
+func (v *verified) put(value, id string) {
+	v.mu.Lock()
+	if v.ids == nil || len(v.ids) >= verifiedMax {
+		v.ids = make(map[string]string)
+	}
+	// A clone: value may point into a whole Cookie header, which must not be kept.
+	v.ids[strings.Clone(value)] = id
+	v.mu.Unlock()
 }
 
 // NewCodec builds a Codec from keys (at least one).
@@ -67,14 +100,19 @@ func (c *Codec) Decode(value string) (string, bool) {
 	if value == "" || len(value) > 512 {
 		return "", false
 	}
+	if id, ok := c.known.get(value); ok {
+		return id, true
+	}
 	var id []byte
 	if err := securecookie.DecodeMulti(macName, value, &id, c.codecs...); err != nil {
 		return "", false
 	}
-	if !ValidID(string(id)) {
+	s := string(id)
+	if !ValidID(s) {
 		return "", false
 	}
-	return string(id), true
+	c.known.put(value, s)
+	return s, true
 }
 
 // ParseKeys reads hex keys: hash keys separated by commas or new lines, and block keys the
