@@ -590,23 +590,64 @@ type field struct {
 
 func (o object) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
+	if err := o.encode(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// encode writes o to buf. Nested objects and lists are written in place, not through
+// MarshalJSON: encoding/json validates and compacts a Marshaler's output again at every
+// level of nesting, which was most of the cost of answering a list of entities.
+func (o object) encode(buf *bytes.Buffer) error {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	return o.encodeWith(buf, enc)
+}
+
+func (o object) encodeWith(buf *bytes.Buffer, enc *json.Encoder) error {
 	buf.WriteByte('{')
 	for i, f := range o {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(f.k); err != nil {
-			return nil, err
+		if err := encodeValue(buf, enc, f.k); err != nil {
+			return err
 		}
-		buf.Truncate(buf.Len() - 1) // Encode's newline
 		buf.WriteByte(':')
-		if err := enc.Encode(f.v); err != nil {
-			return nil, err
+		if err := encodeValue(buf, enc, f.v); err != nil {
+			return err
 		}
-		buf.Truncate(buf.Len() - 1)
 	}
 	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return nil
+}
+
+// encodeValue writes v as encoding/json would (enc writes into buf).
+func encodeValue(buf *bytes.Buffer, enc *json.Encoder, v any) error {
+	switch v := v.(type) {
+	case object:
+		return v.encodeWith(buf, enc)
+	case []any:
+		if v == nil {
+			buf.WriteString("null")
+			return nil
+		}
+		buf.WriteByte('[')
+		for i, e := range v {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := encodeValue(buf, enc, e); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+		return nil
+	}
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	buf.Truncate(buf.Len() - 1) // Encode's newline
+	return nil
 }

@@ -94,6 +94,9 @@ func toError(err error) *Error {
 		return e
 	case errors.Is(err, sessions.ErrLicenceExhausted):
 		return &Error{Status: errNoLicence.Status, Code: errNoLicence.Code, Message: errNoLicence.Message, Err: err}
+	case errors.Is(err, engine.ErrMemoryLimit):
+		return &Error{Status: http.StatusServiceUnavailable, Code: codeScriptTimeout,
+			Message: "The script used too much memory and was stopped", Err: err}
 	case errors.Is(err, engine.ErrTimeout):
 		return &Error{Status: http.StatusServiceUnavailable, Code: codeScriptTimeout,
 			Message: "The script took too long and was stopped", Err: err}
@@ -134,7 +137,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // logger is the request's logger (it carries the request ID).
 func (s *Server) logger(r *http.Request) *slog.Logger {
 	if st := stateOf(r); st != nil {
-		return st.log
+		return st.logger(s.log)
 	}
 	return s.log
 }

@@ -7,17 +7,38 @@ import (
 	"io"
 	"net/http"
 	"runtime/debug"
+	"sync"
 )
 
 // maxJSONDepth bounds nesting in request bodies (deeply nested input costs stack and time).
 const maxJSONDepth = 64
 
+// jsonBuffers recycles writeJSON's buffers: most answers are small, and growing a fresh
+// buffer for each costs several allocations on every request.
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // writeJSON answers v as JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 64<<10 { // large answers' buffers are left to the collector
+			jsonBuffers.Put(buf)
+		}
+	}()
+	var err error
+	if o, ok := v.(object); ok {
+		// Written in place rather than through MarshalJSON, which encoding/json would
+		// validate and compact once more (see object.encode).
+		if err = o.encode(buf); err == nil {
+			buf.WriteByte('\n')
+		}
+	} else {
+		enc := json.NewEncoder(buf)
+		enc.SetEscapeHTML(false)
+		err = enc.Encode(v)
+	}
+	if err != nil {
 		status = http.StatusInternalServerError
 		buf.Reset()
 		buf.WriteString(`{"__ERROR":[{"message":"Internal server error","componentSignature":"dbmg","errCode":1910}]}`)

@@ -2,13 +2,13 @@ package rest
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -136,14 +136,29 @@ func (s *Server) handle(opts routeOpt, h handlerFunc) http.Handler {
 			return h(w, r, st)
 		}()
 		if err != nil {
+			s.dropUnreachable(r, st, err)
 			s.writeError(w, r, err)
 		}
 	})
 }
 
+// dropUnreachable closes the session a request opened (or renamed) when the client went
+// away before the answer: nobody can ever send its ID, so it would hold its licence until
+// it expired (a script interrupted by the disconnection may even have granted it one).
+func (s *Server) dropUnreachable(r *http.Request, st *state, err error) {
+	if !st.opened || st.sess == nil || !errors.Is(err, context.Canceled) || r.Context().Err() == nil {
+		return
+	}
+	if derr := s.cfg.Sessions.Delete(context.WithoutCancel(r.Context()), st.sess.ID); derr != nil {
+		s.logger(r).Error("close the session of a client that went away", "err", derr)
+		return
+	}
+	st.sess = nil
+}
+
 func (s *Server) routes() {
 	r := s.router
-	r.Handle("/healthz", http.HandlerFunc(s.handleHealth)).Methods(http.MethodGet, http.MethodHead)
+	// /rest first: mux tries routes in order, and REST requests are the many.
 	api := r.PathPrefix("/rest").Subrouter()
 	s.registerDirectoryRoutes(api)
 	s.registerInfoRoutes(api)
@@ -153,6 +168,7 @@ func (s *Server) routes() {
 	api.MethodNotAllowedHandler = s.handle(0, func(http.ResponseWriter, *http.Request, *state) error {
 		return errorf(http.StatusMethodNotAllowed, codeMalformedURL, "Method not allowed")
 	})
+	r.Handle("/healthz", http.HandlerFunc(s.handleHealth)).Methods(http.MethodGet, http.MethodHead)
 	if s.cfg.WebDir != "" {
 		r.PathPrefix("/").Handler(s.static(s.cfg.WebDir))
 	}
@@ -204,24 +220,22 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
 // requestState attaches the per-request state (request ID, logger, session slot) and
 // applies the body limit.
 func (s *Server) requestState(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
-		if !requestIDPattern.MatchString(id) {
+		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		w.Header().Set("X-Request-Id", id)
-		st := &state{id: id, log: s.log.With("request_id", id), start: time.Now()}
+		w.Header()["X-Request-Id"] = []string{id} // (the key is canonical: no Set needed)
+		st := &state{id: id, start: time.Now()}
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 		if r.ContentLength > s.cfg.MaxBody {
 			s.writeError(w, r, errBodyTooLarge)
 			return
 		}
-		if r.Body != nil {
+		if r.Body != nil && r.Body != http.NoBody { // (the server's empty body needs no limit)
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
 		}
 		next.ServeHTTP(w, r)
@@ -230,10 +244,28 @@ func (s *Server) requestState(next http.Handler) http.Handler {
 
 var errBodyTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: codeBodyTooLarge, Message: "Request body too large"}
 
+// newRequestID returns 16 random hex digits. A request ID only has to be unique enough to
+// find a request in the logs, not unguessable: math/rand's per-thread generator costs a few
+// nanoseconds where crypto/rand costs a system call.
 func newRequestID() string {
 	var b [8]byte
-	rand.Read(b[:])
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
 	return hex.EncodeToString(b[:])
+}
+
+// validRequestID reports whether a client's X-Request-Id may be reused (and logged): 1 to
+// 64 of A-Z a-z 0-9 . _ -.
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // statusWriter records what was answered, for the access log.
@@ -262,9 +294,13 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // accessLog writes one record per request. Query strings are left out: they may carry
-// one-time passcodes ($4DSID).
+// one-time passcodes ($4DSID). With the info level off it costs nothing.
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.log.Enabled(r.Context(), slog.LevelInfo) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		st := stateOf(r)
@@ -276,6 +312,6 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if st.sess != nil {
 			attrs = append(attrs, slog.String("session", sessionTag(st.sess.ID)))
 		}
-		st.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		st.logger(s.log).LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	})
 }

@@ -17,7 +17,7 @@ import (
 // state is what one request carries through the chain.
 type state struct {
 	id    string
-	log   *slog.Logger
+	log   *slog.Logger // built on first use by logger: most requests log nothing
 	start time.Time
 
 	resolved    bool
@@ -26,9 +26,20 @@ type state struct {
 	held        []string          // expanded privileges of sess (cached)
 	heldFor     *sessions.Session
 	descriptive bool
+	// opened is true when this request opened sess or gave it a new ID: then only this
+	// request's answer can tell the client the ID (see dropUnreachable).
+	opened bool
 }
 
 type stateKey struct{}
+
+// logger is the request's logger: base with the request ID.
+func (st *state) logger(base *slog.Logger) *slog.Logger {
+	if st.log == nil {
+		st.log = base.With("request_id", st.id)
+	}
+	return st.log
+}
 
 func stateOf(r *http.Request) *state {
 	st, _ := r.Context().Value(stateKey{}).(*state)
@@ -50,7 +61,7 @@ func (s *Server) resolveSession(w http.ResponseWriter, r *http.Request, st *stat
 	st.resolved = true
 	st.policy = s.cfg.Roles()
 	ctx := r.Context()
-	if tok := r.URL.Query().Get("$4DSID"); tok != "" {
+	if tok := otpToken(r); tok != "" {
 		// A used, unknown or expired passcode means a fresh session: never an error, and
 		// never the cookie's session either (the caller asked for another one).
 		if sess, err := s.cfg.Sessions.RedeemOTP(ctx, tok); err == nil {
@@ -61,7 +72,7 @@ func (s *Server) resolveSession(w http.ResponseWriter, r *http.Request, st *stat
 		}
 		return nil
 	}
-	for _, c := range r.Cookies() {
+	for _, c := range s.sessionCookies(r) {
 		if c.Name != s.cfg.CookieName && !strings.HasPrefix(c.Name, "4DSID_") {
 			continue
 		}
@@ -82,6 +93,28 @@ func (s *Server) resolveSession(w http.ResponseWriter, r *http.Request, st *stat
 	return nil
 }
 
+// sessionCookies returns the request's cookies that may hold a session ID, in order.
+// Without a 4DSID_ cookie only the configured name counts, and CookiesNamed then spares
+// allocating every other cookie the client sends.
+func (s *Server) sessionCookies(r *http.Request) []*http.Cookie {
+	for _, line := range r.Header["Cookie"] {
+		if strings.Contains(line, "4DSID_") {
+			return r.Cookies()
+		}
+	}
+	return r.CookiesNamed(s.cfg.CookieName)
+}
+
+// otpToken is the request's one-time passcode ($4DSID), "" when none. The raw query is
+// looked at first because parsing it allocates, and most requests carry no passcode ($ may
+// come percent-encoded, hence no $ in the test).
+func otpToken(r *http.Request) string {
+	if !strings.Contains(r.URL.RawQuery, "4DSID") {
+		return ""
+	}
+	return r.URL.Query().Get("$4DSID")
+}
+
 // ensureSession gives the request a session, opening one if needed (taking a licence in
 // default login mode: 402 when none is free), and applies the force-login guest rule.
 func (s *Server) ensureSession(w http.ResponseWriter, r *http.Request, st *state) error {
@@ -94,6 +127,7 @@ func (s *Server) ensureSession(w http.ResponseWriter, r *http.Request, st *state
 			return err
 		}
 		st.sess = sess
+		st.opened = true
 		s.setCookie(w, r, sess.ID)
 	}
 	// An unlicensed guest is a force-login guest (default mode licenses every session at
