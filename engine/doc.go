@@ -123,6 +123,15 @@
 // recursion is an error. Slow helpers (bcrypt) also stop waiting when the
 // request is cancelled.
 //
+// Memory is bounded for the whole server, not per call (goja cannot count
+// what one call allocates): when the Go heap passes Options.MaxHeap (three
+// quarters of GOMEMLIMIT, else 1 GiB), every call that has run for more than
+// a tenth of a second is stopped and the client gets 503. A single built-in
+// call that does a huge amount of work in one step (new Array(1e9).fill(0),
+// "x".repeat(2 ** 30), JSON.stringify of a deeply shared structure) runs to
+// its end whatever the timeout or the memory bound: neither can interrupt
+// native code.
+//
 // A value thrown out of a called function becomes a 500 answer. The server
 // log gets the file, line and message; the client gets a generic message,
 // unless the script threw an Error whose expose property is true:

@@ -39,6 +39,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Globals are extra globals of the sandbox, such as the datastore's ds.
 	Globals []Global
+	// MaxHeap bounds, in bytes, the Go heap while scripts run: past it, calls that have
+	// run for a while are stopped with ErrMemoryLimit (see memoryWatch). Zero means three
+	// quarters of GOMEMLIMIT when it is set, else DefaultMaxHeap; negative turns the
+	// bound off.
+	MaxHeap int64
 }
 
 // Global adds a global to the sandbox (e.g. ds). Value is called at most once
@@ -63,6 +68,7 @@ type Engine struct {
 	log  *slog.Logger
 	snap atomic.Pointer[snapshot]
 	idle chan *runtime // the pool of idle runtimes
+	mem  *memoryWatch
 
 	reloadMu sync.Mutex // one Reload at a time
 	mu       sync.Mutex // guards lastErr and onReload
@@ -133,7 +139,8 @@ func newEngine(opts Options) (*Engine, error) {
 		}
 		seen[name] = true
 	}
-	return &Engine{opts: opts, log: log, idle: make(chan *runtime, opts.PoolSize)}, nil
+	return &Engine{opts: opts, log: log, idle: make(chan *runtime, opts.PoolSize),
+		mem: newMemoryWatch(maxHeap(opts.MaxHeap), log)}, nil
 }
 
 // Reload loads and compiles the whole script set again. On success the new
@@ -274,6 +281,7 @@ func (e *Engine) run(ctx context.Context, s Session, snap *snapshot, t *task) (a
 	defer cancel()
 	rt.cur = &call{ctx: callCtx, parent: ctx, snap: snap, session: s, loading: t.loading,
 		file: t.file, modules: map[string]*goja.Object{}}
+	rt.cur.mem = e.mem.enter(rt)
 
 	interrupted := make(chan struct{})
 	stop := context.AfterFunc(callCtx, func() {
@@ -285,6 +293,7 @@ func (e *Engine) run(ctx context.Context, s Session, snap *snapshot, t *task) (a
 		if !stop() {
 			<-interrupted // the interrupt may land late: let it, then clear it
 		}
+		e.mem.leave(rt) // nor may the memory watch's, once this returns
 		rt.vm.ClearInterrupt()
 		rt.cur = nil
 		if reuse {
@@ -379,6 +388,8 @@ func (rt *runtime) callError(err error, t *task) error {
 	switch {
 	case c.failure != nil:
 		return c.failure
+	case errors.As(err, &ie) && c.mem.stopped.Load():
+		return fmt.Errorf("%w: %s", ErrMemoryLimit, t.what)
 	case errors.As(err, &ie):
 		if perr := c.parent.Err(); perr != nil {
 			return fmt.Errorf("engine: %s: %w", t.what, perr)

@@ -55,7 +55,8 @@ type call struct {
 	globals   []goja.Value            // Options.Globals, resolved on first use
 	storage   *storage
 	loggedOut bool
-	failure   error // a host binding failed; the call ends with this error
+	failure   error    // a host binding failed; the call ends with this error
+	mem       *watched // the call under the memory watch
 }
 
 // newRuntime creates a runtime, installs the host globals and hardens it.
