@@ -238,6 +238,7 @@ func (ss *scriptSession) commit(w http.ResponseWriter, r *http.Request, st *stat
 			return fmt.Errorf("rest: rotate session: %w", err)
 		}
 		st.sess = rotated
+		st.opened = true
 		ss.srv.setCookie(w, r, rotated.ID)
 	}
 	if ss.restored != nil {
@@ -249,6 +250,7 @@ func (ss *scriptSession) commit(w http.ResponseWriter, r *http.Request, st *stat
 			}
 		}
 		st.sess = ss.restored
+		st.opened = false // the client's own session, which it knows
 		ss.srv.setCookie(w, r, ss.restored.ID)
 	}
 	return nil

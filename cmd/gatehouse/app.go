@@ -33,6 +33,7 @@ type app struct {
 	// rejected holds why the last reload of roles.json / model.json was refused.
 	rejectedMu sync.Mutex
 	rejected   map[string]error
+	seen       map[string]bool // app files the server has run with (see checkRemoved)
 	sessions   *sessions.Manager
 	engine     *engine.Engine
 	db         *datastore.DB
@@ -115,6 +116,9 @@ func (a *app) open(ctx context.Context) error {
 	cfg := a.cfg
 	if fi, err := os.Stat(cfg.Dir); err != nil || !fi.IsDir() {
 		return fmt.Errorf("--dir %s is not a folder", cfg.Dir)
+	}
+	for _, name := range []string{"roles.json", "model.json"} {
+		_ = a.checkRemoved(name) // nothing was seen before the start: this only notes the files
 	}
 	pol, err := roles.Load(a.path("roles.json"))
 	if err != nil {
@@ -238,7 +242,11 @@ func (a *app) cookieKeys() ([]sessions.KeyPair, error) {
 // reload re-reads roles.json, model.json and the scripts after a change. Each part that
 // does not validate keeps its last good version: gatehouse never fails open.
 func (a *app) reload(ctx context.Context) {
-	pol, err := roles.Load(a.path("roles.json"))
+	err := a.checkRemoved("roles.json")
+	var pol *roles.Config
+	if err == nil {
+		pol, err = roles.Load(a.path("roles.json"))
+	}
 	if err != nil {
 		a.log.Error("roles.json rejected: keeping the last good version", "err", err)
 	} else if old := a.roles.Swap(pol); old.ForceLogin() != pol.ForceLogin() {
@@ -246,7 +254,11 @@ func (a *app) reload(ctx context.Context) {
 	}
 	a.setRejected("roles", err)
 
-	model, err := datastore.LoadModel(a.path("model.json"))
+	err = a.checkRemoved("model.json")
+	var model *datastore.Model
+	if err == nil {
+		model, err = datastore.LoadModel(a.path("model.json"))
+	}
 	if err == nil {
 		err = a.db.SetModel(ctx, model)
 	}
@@ -273,6 +285,25 @@ func (a *app) warnDangling() {
 	for _, p := range danglingPermissions(a.roles.Load(), a.db.Model(), hasFunction(a.engine)) {
 		a.log.Warn("permission names nothing", "problem", p)
 	}
+}
+
+// checkRemoved reports, as an error, that the app file name was removed after the server
+// ran with it. Falling back to a missing file's default would open everything (no
+// roles.json) or hide every dataclass (no model.json) because of a mistake or an editor
+// that deletes before it writes, so a reload keeps the last good version instead; a
+// restart accepts the absence. It runs on the watcher's goroutine (and once in open).
+func (a *app) checkRemoved(name string) error {
+	if a.seen == nil {
+		a.seen = map[string]bool{}
+	}
+	if _, err := os.Stat(a.path(name)); !errors.Is(err, os.ErrNotExist) {
+		a.seen[name] = true
+		return nil
+	}
+	if a.seen[name] {
+		return fmt.Errorf("%s was removed: keeping the last good version (restart to serve without it)", name)
+	}
+	return nil
 }
 
 func (a *app) setRejected(part string, err error) {
