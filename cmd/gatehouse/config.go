@@ -23,6 +23,7 @@ type serveConfig struct {
 	CookieSecure     string
 	CookieSameSite   string
 	ScriptTimeout    time.Duration
+	ScriptMaxHeap    byteSize
 	MaxGuestSessions int
 	MaxBody          byteSize
 	LogFormat        string
@@ -48,6 +49,7 @@ func parseServeFlags(args []string, getenv func(string) string, help io.Writer) 
 	fs.StringVar(&c.CookieSecure, "cookie-secure", "auto", "auto, true or false")
 	fs.StringVar(&c.CookieSameSite, "cookie-samesite", "strict", "strict, lax or none")
 	fs.DurationVar(&c.ScriptTimeout, "script-timeout", 5*time.Second, "wall-clock limit for one script call")
+	fs.Var(&c.ScriptMaxHeap, "script-max-heap", "Go heap size past which running script calls are stopped (default: 3/4 of GOMEMLIMIT, else 1GiB)")
 	fs.IntVar(&c.MaxGuestSessions, "max-guest-sessions", 100000, "guest sessions kept in memory (least recently used evicted)")
 	fs.Var(&c.MaxBody, "max-body", "request body limit (e.g. 1MiB, 512KiB)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
