@@ -148,7 +148,7 @@ func (a *app) open(ctx context.Context) error {
 
 	a.engine, err = engine.New(engine.Options{
 		Dir: a.path("scripts"), Timeout: cfg.ScriptTimeout, MaxHeap: int64(cfg.ScriptMaxHeap),
-		Logger: a.log.With("component", "scripts"),
+		Logger:  a.log.With("component", "scripts"),
 		Globals: []engine.Global{dsjs.New(a.db)},
 	})
 	if err != nil {
