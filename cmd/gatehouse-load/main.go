@@ -6,9 +6,8 @@
 //	               [--duration 10s | --requests N] [--url http://127.0.0.1:8044]
 //	               [--app .] [--user U --password P] [--compare-bare]
 //
-// Without --url it starts a gatehouse of its own, in this process, on a copy of the demo
-// app (--app, default the current folder: run it from the repository root), with logging
-// off. The authentify scenario needs force login mode: the tool turns forceLogin on in its
+// Without --url it builds cmd/gatehouse and runs it on a copy of the demo app (--app,
+// default the current folder: run it from the repository root), with the access log off. The authentify scenario needs force login mode: the tool turns forceLogin on in its
 // copy (with --url, the server must already be in that mode).
 //
 // --compare-bare also runs the scenario against a bare gorilla/mux handler that answers the
@@ -17,8 +16,8 @@
 // The two take turns in ten phases, so that whatever else the machine does falls on both;
 // each gets the whole --duration (or --requests).
 //
-// The clients are the standard library's; the servers are gatehouse's packages and, for
-// the baseline, gorilla/mux.
+// The clients are the standard library's. Each server runs in a process of its own: the
+// gatehouse binary, and this program again as the bare gorilla/mux baseline.
 //
 // Load stays on this machine: --url must name a loopback address, and a run is bounded in
 // time and in requests. The exit code is 1 when any measured request failed.
@@ -36,6 +35,13 @@ import (
 )
 
 func main() {
+	if spec := os.Getenv(bareSpecEnv); spec != "" {
+		if err := serveBare(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "gatehouse-load (bare server):", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
@@ -79,7 +85,7 @@ func loadTest(ctx context.Context, cfg *config, out io.Writer) error {
 			return err
 		}
 		defer gh.Close()
-		target, where = gh.url, gh.url+" (in this process, a copy of "+cfg.App+", logging off)"
+		target, where = gh.url, gh.url+" (the gatehouse binary on a copy of "+cfg.App+", access log off)"
 	}
 	creds := cfg.credentials()
 	fmt.Fprintf(out, "scenario %s: %s\n", sc.name, sc.describe())
@@ -104,7 +110,7 @@ func loadTest(ctx context.Context, cfg *config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := startBare(sc, answer)
+	srv, err := startBare(ctx, sc, answer)
 	if err != nil {
 		return err
 	}

@@ -3,15 +3,30 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
 )
 
+// TestMain lets the test binary play the bare baseline server, as the real binary does
+// (startBare runs os.Executable()).
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(bareSpecEnv); spec != "" {
+		if err := serveBare(spec); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
 // demoApp is the repository root, the demo app.
 const demoApp = "../.."
 
-// TestShortRuns runs each scenario briefly against an in-process gatehouse on the demo
+// TestShortRuns runs each scenario briefly against a gatehouse process on the demo
 // app: every request must succeed and the report must say so.
 func TestShortRuns(t *testing.T) {
 	tests := []struct {

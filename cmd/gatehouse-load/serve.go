@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,36 +10,32 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/mux"
-
-	"gatehouse/datastore"
-	"gatehouse/datastore/dsjs"
-	"gatehouse/engine"
-	"gatehouse/rest"
-	"gatehouse/roles"
-	"gatehouse/sessions"
 )
 
 // appFiles are what is copied of the demo app (not data/: the copy starts from seed.json).
 var appFiles = []string{"roles.json", "model.json", "seed.json", "scripts", "web", "webforms"}
 
-// gatehouse is a gatehouse server running in this process on a temporary copy of an app
-// folder, wired as cmd/gatehouse wires it (minus the file watcher), with logging off.
+// gatehouse is a server under load, in a process of its own: the real gatehouse binary,
+// built from this module and run on a temporary copy of an app folder (so the load measures
+// exactly what users run, wired by cmd/gatehouse and nothing else), or the bare baseline.
 type gatehouse struct {
 	url  string
 	dir  string
-	http *http.Server
-	mgr  *sessions.Manager
-	db   *datastore.DB
+	cmd  *exec.Cmd // the server's process
 	done chan error
 }
 
-// startGatehouse copies app into a temporary folder (turning forceLogin on when asked)
-// and serves it on a free loopback port.
+// startGatehouse copies app into a temporary folder (turning forceLogin on when asked),
+// builds cmd/gatehouse there and runs it on a free loopback port, with the access log off
+// (--log-level warn), until it answers /healthz.
 func startGatehouse(ctx context.Context, app string, forceLogin bool) (g *gatehouse, err error) {
 	if _, err := os.Stat(filepath.Join(app, "roles.json")); err != nil {
 		return nil, fmt.Errorf("--app %s: not a gatehouse app folder (no roles.json): run from the repository root or set --app", app)
@@ -63,82 +58,75 @@ func startGatehouse(ctx context.Context, app string, forceLogin bool) (g *gateho
 			return nil, err
 		}
 	}
-
-	quiet := slog.New(slog.DiscardHandler)
-	pol, err := roles.Load(filepath.Join(dir, "roles.json"))
+	bin := filepath.Join(dir, "gatehouse")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "gatehouse/cmd/gatehouse")
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build gatehouse (run from inside the repository, or use --url): %v\n%s", err, out)
+	}
+	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	model, err := datastore.LoadModel(filepath.Join(dir, "model.json"))
-	if err != nil {
+	var stderr strings.Builder
+	g.cmd = exec.Command(bin, "serve", "--dir", dir, "--addr", addr, "--log-level", "warn")
+	g.cmd.Stderr = &stderr
+	if err := g.cmd.Start(); err != nil {
 		return nil, err
 	}
-	if g.db, err = datastore.Open(ctx, filepath.Join(dir, "data", "gatehouse.db"), model, datastore.Options{Logger: quiet}); err != nil {
-		return nil, err
-	}
-	if seed, err := os.ReadFile(filepath.Join(dir, "seed.json")); err == nil {
-		if _, err := g.db.Seed(ctx, seed); err != nil {
-			return nil, fmt.Errorf("seed.json: %w", err)
-		}
-	}
-	eng, err := engine.New(engine.Options{Dir: filepath.Join(dir, "scripts"), Logger: quiet, Globals: []engine.Global{dsjs.New(g.db)}})
-	if err != nil {
-		return nil, err
-	}
-	key := make([]byte, 64)
-	rand.Read(key)
-	codec, err := sessions.NewCodec([]sessions.KeyPair{{Hash: key}})
-	if err != nil {
-		return nil, err
-	}
-	store := sessions.NewMemoryStore(100_000)
-	g.mgr = sessions.NewManager(sessions.Config{Store: store, Logger: quiet})
-	if err := g.mgr.Open(); err != nil {
-		return nil, err
-	}
-	srv, err := rest.New(rest.Config{
-		Sessions: g.mgr, Codec: codec, Throttle: sessions.NewThrottle(store, sessions.ThrottleConfig{}),
-		Roles: func() *roles.Config { return pol }, Scripts: eng, Data: g.db,
-		WebDir: existing(dir, "web"), WebFormsDir: existing(dir, "webforms"),
-		Version: "load", Logger: quiet,
-	})
-	if err != nil {
-		return nil, err
-	}
-	srv.SetReady()
-	if g.url, err = g.serve(srv); err != nil {
-		return nil, err
+	go func() { g.done <- g.cmd.Wait() }()
+	g.url = "http://" + addr
+	if err := waitHealthy(ctx, g.url, g.done); err != nil {
+		return nil, fmt.Errorf("gatehouse did not start: %v\n%s", err, stderr.String())
 	}
 	return g, nil
 }
 
-// serve listens on a free loopback port.
-func (g *gatehouse) serve(h http.Handler) (string, error) {
+// freeAddr returns a loopback address with a port free now.
+func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
-	g.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)}
-	go func() { g.done <- g.http.Serve(ln) }()
-	return "http://" + ln.Addr().String(), nil
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
-// Close stops the server and removes the temporary copy.
+// waitHealthy polls url's /healthz until it answers 200 (30 s at most), or the process ends.
+func waitHealthy(ctx context.Context, url string, exited chan error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			exited <- err
+			return fmt.Errorf("exited: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if resp, err := http.Get(url + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // polling a process we started, not waiting for an effect
+	}
+	return errors.New("no answer on /healthz within 30s")
+}
+
+// Close stops the server (SIGTERM: gatehouse shuts down gracefully) and removes the
+// temporary copy.
 func (g *gatehouse) Close() error {
 	var errs []error
-	if g.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		errs = append(errs, g.http.Shutdown(ctx))
-		if err := <-g.done; !errors.Is(err, http.ErrServerClosed) {
+	if g.cmd != nil && g.cmd.Process != nil {
+		g.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-g.done:
 			errs = append(errs, err)
+		case <-time.After(30 * time.Second):
+			g.cmd.Process.Kill()
+			errs = append(errs, errors.New("gatehouse did not stop within 30s"))
 		}
-	}
-	if g.mgr != nil {
-		errs = append(errs, g.mgr.Close())
-	}
-	if g.db != nil {
-		errs = append(errs, g.db.Close())
 	}
 	if g.dir != "" {
 		errs = append(errs, os.RemoveAll(g.dir))
@@ -146,31 +134,100 @@ func (g *gatehouse) Close() error {
 	return errors.Join(errs...)
 }
 
-// startBare serves the bare baseline: a gorilla/mux router with the scenario's one route,
-// answering the captured sample.
-func startBare(sc scenario, s *sample) (*gatehouse, error) {
-	path, _, _ := strings.Cut(sc.path, "?")
-	r := mux.NewRouter()
-	r.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", s.contentType)
-		w.WriteHeader(s.status)
-		w.Write(s.body)
-	}).Methods(sc.method)
-	g := &gatehouse{done: make(chan error, 1)}
-	var err error
-	if g.url, err = g.serve(r); err != nil {
+// bareSpec is what the bare baseline answers: passed to its process in a file named by
+// the environment variable bareSpecEnv.
+type bareSpec struct {
+	Addr        string `json:"addr"`
+	Method      string `json:"method"`
+	Path        string `json:"path"`
+	Status      int    `json:"status"`
+	ContentType string `json:"contentType"`
+	Body        []byte `json:"body"`
+}
+
+// bareSpecEnv, when set, makes this program (or its test binary) the bare baseline server.
+const bareSpecEnv = "GATEHOUSE_LOAD_BARE_SPEC"
+
+// startBare runs the bare baseline — a gorilla/mux router with the scenario's one route,
+// answering the captured sample — in a process of its own, as gatehouse runs in its own:
+// both servers then pay the same for crossing processes.
+func startBare(ctx context.Context, sc scenario, s *sample) (g *gatehouse, err error) {
+	dir, err := os.MkdirTemp("", "gatehouse-load-bare-")
+	if err != nil {
 		return nil, err
+	}
+	g = &gatehouse{dir: dir, done: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			g.Close()
+		}
+	}()
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	path, _, _ := strings.Cut(sc.path, "?")
+	spec, err := json.Marshal(bareSpec{Addr: addr, Method: sc.method, Path: path, Status: s.status, ContentType: s.contentType, Body: s.body})
+	if err != nil {
+		return nil, err
+	}
+	specFile := filepath.Join(dir, "spec.json")
+	if err := os.WriteFile(specFile, spec, 0o600); err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	var stderr strings.Builder
+	g.cmd = exec.Command(self)
+	g.cmd.Env = append(os.Environ(), bareSpecEnv+"="+specFile)
+	g.cmd.Stderr = &stderr
+	if err := g.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { g.done <- g.cmd.Wait() }()
+	g.url = "http://" + addr
+	if err := waitHealthy(ctx, g.url, g.done); err != nil {
+		return nil, fmt.Errorf("the bare server did not start: %v\n%s", err, stderr.String())
 	}
 	return g, nil
 }
 
-// existing returns dir/name when that folder exists, else "".
-func existing(dir, name string) string {
-	p := filepath.Join(dir, name)
-	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-		return p
+// serveBare is the bare baseline's process: it serves the spec until SIGTERM.
+func serveBare(specFile string) error {
+	data, err := os.ReadFile(specFile)
+	if err != nil {
+		return err
 	}
-	return ""
+	var spec bareSpec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return err
+	}
+	r := mux.NewRouter()
+	r.HandleFunc(spec.Path, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", spec.ContentType)
+		w.WriteHeader(spec.Status)
+		w.Write(spec.Body)
+	}).Methods(spec.Method)
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(`{"status":"ok"}`)) })
+	ln, err := net.Listen("tcp", spec.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 // copyApp copies the app folder's files into dst.
