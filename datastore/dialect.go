@@ -389,3 +389,13 @@ func (sqliteDialect) decode(typ string, v any) (any, error) {
 	}
 	return nil, fmt.Errorf("datastore: stored value %v does not fit type %s", v, typ)
 }
+
+// IsBusy reports whether err comes from the database being locked by another writer for
+// longer than the busy timeout: a passing condition, worth retrying.
+func IsBusy(err error) bool {
+	switch sqliteCode(err) & 0xff { // primary code: SQLITE_BUSY_* and SQLITE_LOCKED_* too
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -195,6 +196,9 @@ func dataError(err error) *Error {
 			Message: "The entity was modified by someone else (stamp changed): reload it and try again", Err: err}
 	case errors.Is(err, datastore.ErrDuplicateKey):
 		return &Error{Status: http.StatusConflict, Code: codeStampChanged, Message: "An entity with that key already exists", Err: err}
+	case datastore.IsBusy(err):
+		return &Error{Status: http.StatusServiceUnavailable, Code: codeDatabaseBusy,
+			Message: "The database is busy: try again", Err: err, RetryAfter: time.Second}
 	case errors.Is(err, datastore.ErrUnknownDataClass):
 		return &Error{Status: http.StatusNotFound, Code: codeUnknownDataClass, Message: "Unknown dataclass", Err: err}
 	case errors.As(err, &qe):

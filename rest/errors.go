@@ -39,6 +39,7 @@ const (
 	codeScriptTimeout     = 1908
 	codeTooManyLogins     = 1909
 	codeInternal          = 1910
+	codeDatabaseBusy      = 1911
 )
 
 // Error is an error with its HTTP answer: status, 4D errCode and a message that is safe
