@@ -212,7 +212,7 @@ func (s *Server) callFunction(w http.ResponseWriter, r *http.Request, st *state,
 	ss := s.newScriptSession(ctx, st, st.sess, true)
 	ss.promoted = st.policy.Promoted(res)
 	result, callErr := s.cfg.Scripts.Call(ctx, ss, module, name, args)
-	if err := ss.commit(w, r, st); err != nil {
+	if err := ss.commit(w, r, st); err != nil && !errors.Is(err, errSessionGone) {
 		return errors.Join(callErr, err)
 	}
 	if authentify && s.cfg.Throttle != nil && callErr == nil {

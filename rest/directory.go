@@ -227,6 +227,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, st *state,
 	ss.privsSet, ss.namesSet, ss.granted = true, true, true
 	ss.idleSet = ss.idleSet || c.idle > 0
 	if err := ss.commit(w, r, st); err != nil {
+		if errors.Is(err, errSessionGone) {
+			return false, nil // the session closed during the login: nothing was opened
+		}
 		return false, err
 	}
 	return true, nil

@@ -1,10 +1,15 @@
 package rest
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dop251/goja"
+
+	"gatehouse/engine"
 )
 
 const forceRoles = `{
@@ -258,4 +263,34 @@ func TestSessionRestore(t *testing.T) {
 		t.Fatalf("after restore: %+v", st)
 	}
 	wantBody(t, h.client().post("/rest/$catalog/restore", `["`+tok+`"]`), `{"result":false}`)
+}
+
+// barrier is a script global whose first read blocks until released: it holds a script
+// call in the middle, deterministically.
+type barrier struct{ reached, release chan struct{} }
+
+func (b *barrier) Name() string { return "barrier" }
+func (b *barrier) Value(ctx context.Context, vm *goja.Runtime) (goja.Value, error) {
+	close(b.reached)
+	<-b.release
+	return goja.Undefined(), nil
+}
+
+func TestSessionClosedDuringCall(t *testing.T) {
+	b := &barrier{reached: make(chan struct{}), release: make(chan struct{})}
+	h := newHarness(t, harnessOptions{licences: 1, globals: []engine.Global{b}, scripts: map[string]string{"DataStore.js": `
+exports.slow = function () { Session.storage.a = 1; Session.setPrivileges("WebAdmin"); barrier; return "done"; };
+`}})
+	c := h.client()
+	wantStatus(t, c.get("/rest/$catalog"), 200, 0)
+	done := make(chan response)
+	go func() { done <- c.post("/rest/$catalog/slow", "") }()
+	<-b.reached
+	wantBody(t, c.post("/rest/$directory/logout", ""), `{"result":true}`)
+	close(b.release)
+	r := <-done
+	wantBody(t, r, `{"result":"done"}`)
+	if st := h.stats(); st.Sessions != 0 || st.Licensed != 0 {
+		t.Fatalf("a session closed during a call came back: %+v", st)
+	}
 }

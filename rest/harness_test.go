@@ -67,6 +67,7 @@ type harnessOptions struct {
 	maxBody       int64
 	web           map[string]string // files under web/
 	webforms      map[string]string
+	globals       []engine.Global
 	model         string // model.json text; "" = no datastore
 	seed          string // seed.json text
 	cfg           func(*Config)
@@ -149,7 +150,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		}
 		h.db, data = db, db
 	}
-	var globals []engine.Global
+	globals := o.globals
 	if h.db != nil {
 		globals = append(globals, dsjs.New(h.db))
 	}

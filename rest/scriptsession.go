@@ -209,6 +209,9 @@ func (ss *scriptSession) changed() bool {
 	return ss.privsSet || ss.storageSet || ss.idleSet || ss.namesSet
 }
 
+// errSessionGone: the session a script acted on was closed while the script ran.
+var errSessionGone = errors.New("rest: the session closed during the call")
+
 // commit writes a live session's changes back. It runs whether the script returned or
 // threw: what the script did to the session happened (as in 4D, where setPrivileges takes
 // effect at once).
@@ -223,10 +226,20 @@ func (ss *scriptSession) commit(w http.ResponseWriter, r *http.Request, st *stat
 		st.sess = nil
 		return nil
 	}
+	// The session may have gone while the script ran (a logout from another tab, expiry):
+	// its changes are then moot, and the request goes on without a session.
+	gone := func() error {
+		st.sess = nil
+		ss.srv.expireCookie(w, r)
+		return errSessionGone
+	}
 	if ss.changed() {
 		updated, err := m.Update(ctx, ss.s.ID, func(cur *sessions.Session) error {
 			return ss.apply(cur)
 		})
+		if errors.Is(err, sessions.ErrNotFound) {
+			return gone()
+		}
 		if err != nil {
 			return fmt.Errorf("rest: save session: %w", err)
 		}
@@ -234,6 +247,9 @@ func (ss *scriptSession) commit(w http.ResponseWriter, r *http.Request, st *stat
 	}
 	if ss.granted {
 		rotated, err := m.Rotate(ctx, ss.s.ID)
+		if errors.Is(err, sessions.ErrNotFound) {
+			return gone()
+		}
 		if err != nil {
 			return fmt.Errorf("rest: rotate session: %w", err)
 		}
