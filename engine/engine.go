@@ -35,6 +35,11 @@ type Options struct {
 	// PoolSize is how many idle runtimes are kept for reuse (default: twice
 	// the number of CPUs). More may run at once; the extra ones are dropped.
 	PoolSize int
+	// MaxConcurrent bounds the calls running at once (default: eight per CPU).
+	// A runtime costs about half a megabyte and a few milliseconds to build, so
+	// a burst of requests must not build one each; a call waits for a slot at
+	// most Timeout (then ErrTimeout) and no longer than its context.
+	MaxConcurrent int
 	// Logger receives console output (discarded when nil).
 	Logger *slog.Logger
 	// Globals are extra globals of the sandbox, such as the datastore's ds.
@@ -64,11 +69,12 @@ type FunctionInfo struct {
 
 // Engine runs the scripts of one app folder. It is safe for concurrent use.
 type Engine struct {
-	opts Options
-	log  *slog.Logger
-	snap atomic.Pointer[snapshot]
-	idle chan *runtime // the pool of idle runtimes
-	mem  *memoryWatch
+	opts  Options
+	log   *slog.Logger
+	snap  atomic.Pointer[snapshot]
+	idle  chan *runtime // the pool of idle runtimes
+	slots chan struct{} // one per call running (MaxConcurrent)
+	mem   *memoryWatch
 
 	reloadMu sync.Mutex // one Reload at a time
 	mu       sync.Mutex // guards lastErr and onReload
@@ -120,6 +126,9 @@ func newEngine(opts Options) (*Engine, error) {
 	if opts.PoolSize <= 0 {
 		opts.PoolSize = 2 * goruntime.GOMAXPROCS(0)
 	}
+	if opts.MaxConcurrent <= 0 {
+		opts.MaxConcurrent = 8 * goruntime.GOMAXPROCS(0)
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -140,7 +149,8 @@ func newEngine(opts Options) (*Engine, error) {
 		seen[name] = true
 	}
 	return &Engine{opts: opts, log: log, idle: make(chan *runtime, opts.PoolSize),
-		mem: newMemoryWatch(maxHeap(opts.MaxHeap), log)}, nil
+		slots: make(chan struct{}, opts.MaxConcurrent),
+		mem:   newMemoryWatch(maxHeap(opts.MaxHeap), log)}, nil
 }
 
 // Reload loads and compiles the whole script set again. On success the new
@@ -273,6 +283,12 @@ func (e *Engine) run(ctx context.Context, s Session, snap *snapshot, t *task) (a
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", t.what, err)
 	}
+	if !t.loading { // loading runs one file at a time, from Reload: it needs no slot
+		if err := e.acquire(ctx, t); err != nil {
+			return nil, err
+		}
+		defer func() { <-e.slots }()
+	}
 	rt, err := e.get()
 	if err != nil {
 		return nil, err
@@ -312,6 +328,25 @@ func (e *Engine) run(ctx context.Context, s Session, snap *snapshot, t *task) (a
 		err = rt.callError(err, t)
 	}
 	return out, err
+}
+
+// acquire takes a call slot, waiting at most the call timeout and no longer than ctx.
+func (e *Engine) acquire(ctx context.Context, t *task) error {
+	select {
+	case e.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	timer := time.NewTimer(e.opts.Timeout)
+	defer timer.Stop()
+	select {
+	case e.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("engine: %s: %w", t.what, ctx.Err())
+	case <-timer.C:
+		return fmt.Errorf("engine: %s: %w (all %d script slots busy)", t.what, ErrTimeout, cap(e.slots))
+	}
 }
 
 // exec loads the task's module and runs its body, then writes back the
