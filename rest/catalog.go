@@ -197,7 +197,7 @@ func (s *Server) callFunction(w http.ResponseWriter, r *http.Request, st *state,
 		return errorf(http.StatusUnauthorized, codeNoExecutePerm, "No permission to execute %s", name)
 	}
 	ctx := r.Context()
-	ip := clientIP(r)
+	ip := s.clientIP(r)
 	if authentify && s.cfg.Throttle != nil {
 		wait, err := s.cfg.Throttle.Blocked(ctx, ip, "")
 		if err != nil {

@@ -167,7 +167,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, st *state,
 		}
 		return true, s.applyIdle(r, st, c.idle)
 	}
-	ip := clientIP(r)
+	ip := s.clientIP(r)
 	if s.cfg.Throttle != nil {
 		wait, err := s.cfg.Throttle.Blocked(ctx, ip, c.user)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -43,6 +44,10 @@ type Config struct {
 
 	WebDir      string // static files served at /; "" = none
 	WebFormsDir string // pages for $getWebForm; "" = none
+
+	// TrustedProxies are the networks of reverse proxies whose X-Forwarded-For is believed
+	// (for login throttling and session addresses); empty: the peer address is the client.
+	TrustedProxies []netip.Prefix
 
 	CookieName     string        // default WASID4D
 	CookieSecure   string        // auto (default), true, false

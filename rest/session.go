@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -122,7 +123,7 @@ func (s *Server) ensureSession(w http.ResponseWriter, r *http.Request, st *state
 		return err
 	}
 	if st.sess == nil {
-		sess, err := s.cfg.Sessions.Create(r.Context(), clientIP(r), !st.policy.ForceLogin())
+		sess, err := s.cfg.Sessions.Create(r.Context(), s.clientIP(r), !st.policy.ForceLogin())
 		if err != nil {
 			return err
 		}
@@ -214,12 +215,44 @@ func (s *Server) putCookie(w http.ResponseWriter, r *http.Request, c *http.Cooki
 	h["Set-Cookie"] = append([]string{line}, others...)
 }
 
-// clientIP is the peer address without the port. (gatehouse does not trust
-// X-Forwarded-For: put a proxy-aware front end in charge of that.)
-func clientIP(r *http.Request) string {
+// clientIP is the client's address: the peer's, or — when the peer is one of
+// Config.TrustedProxies — the right-most address of X-Forwarded-For that is not a trusted
+// proxy (the left part of that header is whatever the client chose to send).
+func (s *Server) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if len(s.cfg.TrustedProxies) == 0 || !s.trusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if hop == "" {
+			continue
+		}
+		if _, err := netip.ParseAddr(hop); err != nil {
+			return host // a malformed chain: keep the address we know
+		}
+		if !s.trusted(hop) {
+			return hop
+		}
 	}
 	return host
+}
+
+// trusted reports whether addr is in one of Config.TrustedProxies.
+func (s *Server) trusted(addr string) bool {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }

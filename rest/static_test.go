@@ -1,6 +1,8 @@
 package rest
 
 import (
+	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -93,4 +95,47 @@ func TestScriptIdleTimeoutClamped(t *testing.T) {
 	wantBody(t, c.post("/rest/$catalog/setIdle", `[100000]`), `{"result":[1440,"2026-03-05T05:06:07.000Z"]}`)
 	h.clock.Add(23 * time.Hour)
 	wantBody(t, c.post("/rest/$catalog/info", ``), `{"result":["rest","",true,true]}`)
+}
+
+func TestClientIPBehindTrustedProxies(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	s := h.rest
+	s.cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	tests := []struct {
+		name, peer, xff, want string
+	}{
+		{"UntrustedPeerHeaderIgnored", "203.0.113.9:5000", "1.2.3.4", "203.0.113.9"},
+		{"TrustedPeerRightmostUntrusted", "10.1.1.1:5000", "6.6.6.6, 1.2.3.4, 10.2.2.2", "1.2.3.4"},
+		{"OnlyProxies", "10.1.1.1:5000", "10.3.3.3", "10.1.1.1"},
+		{"NoHeader", "10.1.1.1:5000", "", "10.1.1.1"},
+		{"MalformedChain", "10.1.1.1:5000", "1.2.3.4, not-an-ip", "10.1.1.1"},
+		{"IPv6Proxy", "[::1]:5000", "2001:db8::7", "2001:db8::7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/rest/$catalog", nil)
+			r.RemoteAddr = tt.peer
+			if tt.xff != "" {
+				r.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			if got := s.clientIP(r); got != tt.want {
+				t.Fatalf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+	// Several X-Forwarded-For lines are one list, in order.
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "10.1.1.1:5000"
+	r.Header.Add("X-Forwarded-For", "6.6.6.6")
+	r.Header.Add("X-Forwarded-For", "1.2.3.4, 10.9.9.9")
+	if got := s.clientIP(r); got != "1.2.3.4" {
+		t.Fatalf("several header lines: got %s, want 1.2.3.4", got)
+	}
+	s.cfg.TrustedProxies = nil
+	r = httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "10.1.1.1:5000"
+	r.Header.Set("X-Forwarded-For", "1.2.3.4")
+	if got := s.clientIP(r); got != "10.1.1.1" {
+		t.Fatalf("without trusted proxies the header must be ignored: got %s", got)
+	}
 }

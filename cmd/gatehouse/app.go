@@ -174,11 +174,12 @@ func (a *app) open(ctx context.Context) error {
 		return err
 	}
 	sameSite, _ := cfg.sameSite()
+	proxies, _ := cfg.proxies() // validated with the flags
 	a.server, err = rest.New(rest.Config{
 		Sessions: a.sessions, Codec: codec, Throttle: sessions.NewThrottle(store, sessions.ThrottleConfig{}),
 		Roles: a.roles.Load, Scripts: a.engine, Data: a.db, ReloadErrors: a.reloadErrors,
 		WebDir: a.existing("web"), WebFormsDir: a.existing("webforms"),
-		CookieName: cfg.CookieName, CookieSecure: cfg.CookieSecure, CookieSameSite: sameSite,
+		CookieName: cfg.CookieName, CookieSecure: cfg.CookieSecure, CookieSameSite: sameSite, TrustedProxies: proxies,
 		MaxBody: int64(cfg.MaxBody), Version: versionString(), Logger: a.log,
 	})
 	if err != nil {

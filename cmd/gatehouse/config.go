@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ type serveConfig struct {
 	ScriptMaxHeap    byteSize
 	MaxGuestSessions int
 	MaxBody          byteSize
+	TrustedProxies   string
 	LogFormat        string
 	LogLevel         string
 
@@ -52,6 +54,7 @@ func parseServeFlags(args []string, getenv func(string) string, help io.Writer) 
 	fs.Var(&c.ScriptMaxHeap, "script-max-heap", "Go heap size past which running script calls are stopped (default: 3/4 of GOMEMLIMIT, else 1GiB)")
 	fs.IntVar(&c.MaxGuestSessions, "max-guest-sessions", 100000, "guest sessions kept in memory (least recently used evicted)")
 	fs.Var(&c.MaxBody, "max-body", "request body limit (e.g. 1MiB, 512KiB)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated networks (CIDR or address) of reverse proxies whose X-Forwarded-For is believed")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.SetOutput(io.Discard)
@@ -108,6 +111,9 @@ func (c *serveConfig) validate() error {
 	if _, err := c.sameSite(); err != nil {
 		return err
 	}
+	if _, err := c.proxies(); err != nil {
+		return err
+	}
 	switch c.CookieSecure {
 	case "auto", "true", "false":
 	default:
@@ -157,4 +163,25 @@ func (b *byteSize) Set(s string) error {
 	}
 	*b = byteSize(n * mult)
 	return nil
+}
+
+// proxies parses --trusted-proxies: CIDR networks or single addresses, comma-separated.
+func (c *serveConfig) proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(c.TrustedProxies, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %q is neither a network (10.0.0.0/8) nor an address", item)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }

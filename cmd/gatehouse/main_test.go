@@ -231,7 +231,7 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		t.Fatalf("got %+v", cfg)
 	}
 	for _, bad := range [][]string{{"--cookie-samesite", "sometimes"}, {"--max-body", "lots"}, {"--licenses", "-1"},
-		{"--min-idle-timeout", "2h", "--max-idle-timeout", "1h"}, {"--log-format", "xml"}} {
+		{"--min-idle-timeout", "2h", "--max-idle-timeout", "1h"}, {"--log-format", "xml"}, {"--trusted-proxies", "10.0.0.0/8, nope"}} {
 		if _, err := parseServeFlags(bad, func(string) string { return "" }, nil); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
