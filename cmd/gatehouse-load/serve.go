@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -67,19 +69,41 @@ func startGatehouse(ctx context.Context, app string, forceLogin bool) (g *gateho
 	if err != nil {
 		return nil, err
 	}
-	var stderr strings.Builder
-	g.cmd = exec.Command(bin, "serve", "--dir", dir, "--addr", addr, "--log-level", "warn")
-	g.cmd.Stderr = &stderr
-	if err := g.cmd.Start(); err != nil {
+	cmd := exec.Command(bin, "serve", "--dir", dir, "--addr", addr, "--log-level", "warn")
+	if err := g.start(ctx, cmd, addr, "gatehouse"); err != nil {
 		return nil, err
-	}
-	go func() { g.done <- g.cmd.Wait() }()
-	g.url = "http://" + addr
-	if err := waitHealthy(ctx, g.url, g.done); err != nil {
-		return nil, fmt.Errorf("gatehouse did not start: %v\n%s", err, stderr.String())
 	}
 	return g, nil
 }
+
+// start runs cmd as g's server, listening on addr, and waits until it answers /healthz.
+func (g *gatehouse) start(ctx context.Context, cmd *exec.Cmd, addr, what string) error {
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	g.cmd = cmd
+	go func() { g.done <- cmd.Wait() }()
+	g.url = "http://" + addr
+	if err := waitHealthy(ctx, g.url, g.done); err != nil {
+		return fmt.Errorf("%s did not start: %v\n%s", what, err, stderr)
+	}
+	return nil
+}
+
+// lockedBuffer collects a process's standard error; the process writes while we may read.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // freeAddr returns a loopback address with a port free now.
 func freeAddr() (string, error) {
@@ -179,17 +203,10 @@ func startBare(ctx context.Context, sc scenario, s *sample) (g *gatehouse, err e
 	if err != nil {
 		return nil, err
 	}
-	var stderr strings.Builder
-	g.cmd = exec.Command(self)
-	g.cmd.Env = append(os.Environ(), bareSpecEnv+"="+specFile)
-	g.cmd.Stderr = &stderr
-	if err := g.cmd.Start(); err != nil {
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), bareSpecEnv+"="+specFile)
+	if err := g.start(ctx, cmd, addr, "the bare server"); err != nil {
 		return nil, err
-	}
-	go func() { g.done <- g.cmd.Wait() }()
-	g.url = "http://" + addr
-	if err := waitHealthy(ctx, g.url, g.done); err != nil {
-		return nil, fmt.Errorf("the bare server did not start: %v\n%s", err, stderr.String())
 	}
 	return g, nil
 }
