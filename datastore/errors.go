@@ -3,7 +3,8 @@ package datastore
 import (
 	"errors"
 	"fmt"
-	"strings"
+
+	"gatehouse/internal/jsonpos"
 )
 
 // Sentinel errors. Callers test them with errors.Is; the REST layer maps them to 4D error codes.
@@ -76,37 +77,14 @@ type ModelError struct {
 }
 
 func (e *ModelError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Col)
-	}
-	b.WriteString(": ")
-	if e.Path != "" {
-		b.WriteString(e.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Message)
-	return b.String()
+	return jsonpos.Describe(e.File, e.Line, e.Col, e.Path, e.Message)
 }
 
 // ModelErrors lists every problem found in one model file, in file order. errors.As finds each
 // *ModelError through Unwrap.
 type ModelErrors []*ModelError
 
-func (es ModelErrors) Error() string {
-	lines := make([]string, len(es))
-	for i, e := range es {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
-}
+func (es ModelErrors) Error() string { return jsonpos.JoinErrors(es) }
 
 // Unwrap returns the individual errors.
-func (es ModelErrors) Unwrap() []error {
-	out := make([]error, len(es))
-	for i, e := range es {
-		out[i] = e
-	}
-	return out
-}
+func (es ModelErrors) Unwrap() []error { return jsonpos.UnwrapErrors(es) }

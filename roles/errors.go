@@ -2,8 +2,8 @@ package roles
 
 import (
 	"errors"
-	"strconv"
-	"strings"
+
+	"gatehouse/internal/jsonpos"
 )
 
 // ErrInvalid is matched by every validation error: errors.Is(err, ErrInvalid)
@@ -21,19 +21,7 @@ type Error struct {
 
 // Error formats the problem as "file:line:col: path: message".
 func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	b.WriteByte(':')
-	b.WriteString(strconv.Itoa(e.Line))
-	b.WriteByte(':')
-	b.WriteString(strconv.Itoa(e.Column))
-	b.WriteString(": ")
-	if e.Path != "" {
-		b.WriteString(e.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Message)
-	return b.String()
+	return jsonpos.Describe(e.File, e.Line, e.Column, e.Path, e.Message)
 }
 
 // Is reports whether target is ErrInvalid.
@@ -44,19 +32,7 @@ func (e *Error) Is(target error) bool { return target == ErrInvalid }
 type ErrorList []*Error
 
 // Error joins the problems, one per line.
-func (l ErrorList) Error() string {
-	msgs := make([]string, len(l))
-	for i, e := range l {
-		msgs[i] = e.Error()
-	}
-	return strings.Join(msgs, "\n")
-}
+func (l ErrorList) Error() string { return jsonpos.JoinErrors(l) }
 
 // Unwrap returns the problems, for errors.Is and errors.As.
-func (l ErrorList) Unwrap() []error {
-	errs := make([]error, len(l))
-	for i, e := range l {
-		errs[i] = e
-	}
-	return errs
-}
+func (l ErrorList) Unwrap() []error { return jsonpos.UnwrapErrors(l) }
