@@ -3,7 +3,9 @@ package sessions
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -145,6 +147,46 @@ func (m *Manager) Insert(ctx context.Context, s *Session, licence bool) error {
 	s.IdleTimeout = m.Clamp(s.IdleTimeout)
 	s.LastAccess, s.Expires = now, now.Add(s.IdleTimeout)
 	return m.store.Create(ctx, s, licence, m.licences)
+}
+
+// reclaimTries bounds how many anonymous sessions one login closes for a licence. More
+// than one may be needed: between the reclaim and the insert, a new anonymous session may
+// take the licence just released. Past the bound the login gives up rather than close
+// anonymous sessions without end during a flood of them.
+const reclaimTries = 5
+
+// InsertLogin stores a draft that has just logged in, with a licence. When every licence is
+// held it closes the least recently used licensed session that never authenticated (Guest
+// still true) and takes its licence, retrying a few times under contention; it fails with
+// ErrLicenceExhausted only when authenticated (non-guest) sessions hold every licence.
+//
+// This is default login mode's answer to anonymous clients holding every licence (SPEC
+// §4.2): the client whose session is closed simply gets a new one on its next request.
+// The draft should already say what the login granted (Guest false); a draft still a guest
+// takes a licence the next login may reclaim in turn.
+func (m *Manager) InsertLogin(ctx context.Context, s *Session) error {
+	err := m.Insert(ctx, s, true)
+	for try := 0; errors.Is(err, ErrLicenceExhausted) && try < reclaimTries; try++ {
+		gone, rerr := m.store.ReclaimGuestLicence(ctx, m.now())
+		if errors.Is(rerr, ErrNotFound) {
+			// Nobody to reclaim from. A licence may have been released since the insert
+			// failed (a logout, an expiry): one last try.
+			return m.Insert(ctx, s, true)
+		}
+		if rerr != nil {
+			return rerr
+		}
+		m.log.Debug("licence reclaimed from an anonymous session for a login", "session", sessionTag(gone.ID))
+		err = m.Insert(ctx, s, true)
+	}
+	return err
+}
+
+// sessionTag is how a session appears in logs: a short hash, never the ID itself (SPEC §8),
+// the same tag the REST layer logs.
+func sessionTag(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:4])
 }
 
 // Create opens a new guest session for a client at remote (Draft + Insert).

@@ -28,7 +28,7 @@ type MemoryStore struct {
 
 	maxGuests int
 	guestMu   sync.Mutex
-	guests    list.List // of string IDs; front = most recently used
+	guests    list.List // of IDs (see guestValue); front = most recently used
 
 	countersMu sync.Mutex
 	counters   map[string]counter
@@ -53,6 +53,28 @@ type entry struct {
 	heapAt  uint32 // expiration second (rounded up, see expirySecond) the heap orders this entry by
 	heapIdx int32
 	guest   *list.Element // position in the guest LRU; nil when not a guest
+}
+
+// licensedID is the guest list's value for a guest that holds a licence; a plain string is
+// one that does not. Keeping the licence in the value's type lets ReclaimGuestLicence find
+// the least recently used licensed guest under the guest lock alone, at no cost in memory
+// (both box the same string header). The value's type changes only with the shard lock of
+// its session held, then the guest lock, like every other change to a session's licence.
+type licensedID string
+
+func guestValue(id string, licensed bool) any {
+	if licensed {
+		return licensedID(id)
+	}
+	return id
+}
+
+// guestID is the session ID of an element of the guest list.
+func guestID(el *list.Element) string {
+	if id, ok := el.Value.(licensedID); ok {
+		return string(id)
+	}
+	return el.Value.(string)
 }
 
 // expirySecond is t as a heap key: Unix seconds rounded up, so that an entry the sweeper
@@ -130,7 +152,7 @@ func (m *MemoryStore) Create(_ context.Context, s *Session, licence bool, max in
 	sh.place(e)
 	if e.s.Guest {
 		m.guestMu.Lock()
-		e.guest = m.guests.PushFront(s.ID)
+		e.guest = m.guests.PushFront(guestValue(s.ID, licence))
 		m.guestMu.Unlock()
 	}
 	sh.mu.Unlock()
@@ -153,7 +175,7 @@ func (m *MemoryStore) evictGuests() {
 			m.guestMu.Unlock()
 			return
 		}
-		id := m.guests.Back().Value.(string)
+		id := guestID(m.guests.Back())
 		m.guestMu.Unlock()
 		sh := m.shardOf(id)
 		sh.mu.Lock()
@@ -274,6 +296,64 @@ func (m *MemoryStore) TakeLicence(_ context.Context, id string, max int) error {
 		return ErrLicenceExhausted
 	}
 	e.s.Licensed = true
+	if e.guest != nil {
+		m.guestMu.Lock()
+		e.guest.Value = guestValue(id, true)
+		m.guestMu.Unlock()
+	}
+	return nil
+}
+
+// ReclaimGuestLicence implements Store.
+//
+// Cost: the guest list is walked from its least recently used end to the first licensed
+// guest, so a reclaim costs the unlicensed guests used less recently than that one. In
+// default login mode every guest holds a licence and that is O(1); unlicensed guests exist
+// only in force login mode (where no guest holds a licence and nothing reclaims) or for a
+// while after forceLogin changed, and the guest bound caps them. The walk holds the guest
+// lock (guest creations and touches wait), never a shard lock; it is made twice, the
+// second time with the chosen session's shard locked, to check that the choice still holds.
+func (m *MemoryStore) ReclaimGuestLicence(_ context.Context, _ time.Time) (*Session, error) {
+	for {
+		m.guestMu.Lock()
+		el := m.lruLicensedGuest()
+		var id string
+		if el != nil {
+			id = guestID(el)
+		}
+		m.guestMu.Unlock()
+		if el == nil {
+			return nil, ErrNotFound
+		}
+		// The guest lock cannot be held while taking a shard lock (shards take them the
+		// other way round): lock the shard, then check under both that the element is
+		// still this session's and still the least recently used licensed guest. If it
+		// is not (touched, granted, rotated or closed meanwhile), choose again.
+		sh := m.shardOf(id)
+		sh.mu.Lock()
+		if e, ok := sh.entries[id]; ok && e.guest == el && e.s.Guest && e.s.Licensed {
+			m.guestMu.Lock()
+			still := m.lruLicensedGuest() == el
+			m.guestMu.Unlock()
+			if still {
+				s := e.s
+				m.remove(sh, e)
+				sh.mu.Unlock()
+				return &s, nil
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// lruLicensedGuest is the least recently used guest holding a licence, nil when there is
+// none. m.guestMu must be held.
+func (m *MemoryStore) lruLicensedGuest() *list.Element {
+	for el := m.guests.Back(); el != nil; el = el.Prev() {
+		if _, ok := el.Value.(licensedID); ok {
+			return el
+		}
+	}
 	return nil
 }
 
@@ -308,7 +388,7 @@ func (m *MemoryStore) Rotate(_ context.Context, oldID, newID string, now time.Ti
 	b.place(e)
 	if e.guest != nil {
 		m.guestMu.Lock()
-		e.guest.Value = newID
+		e.guest.Value = guestValue(newID, e.s.Licensed)
 		m.guestMu.Unlock()
 	}
 	s := e.s
@@ -418,15 +498,17 @@ func (m *MemoryStore) Hit(_ context.Context, key string, now time.Time, window t
 	return c.n, c.reset, nil
 }
 
-// Hits implements Store.
-func (m *MemoryStore) Hits(_ context.Context, key string, now time.Time) (int, time.Time, error) {
+// Unhit implements Store.
+func (m *MemoryStore) Unhit(_ context.Context, key string, now time.Time) error {
 	m.countersMu.Lock()
 	defer m.countersMu.Unlock()
 	c, ok := m.counters[key]
-	if !ok || !now.Before(c.reset) {
-		return 0, time.Time{}, nil
+	if !ok || !now.Before(c.reset) || c.n == 0 {
+		return nil
 	}
-	return c.n, c.reset, nil
+	c.n--
+	m.counters[key] = c
+	return nil
 }
 
 // ResetHits implements Store.

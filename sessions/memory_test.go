@@ -268,42 +268,6 @@ func TestOTPWorksOnce(t *testing.T) {
 	}
 }
 
-func TestThrottle(t *testing.T) {
-	ctx := context.Background()
-	c := newClock()
-	store := NewMemoryStore(0)
-	th := NewThrottle(store, ThrottleConfig{MaxPerUser: 3, MaxPerIP: 5, Window: 5 * time.Minute, Now: c.Now})
-	for range 3 {
-		if wait, _ := th.Blocked(ctx, "1.1.1.1", "Kim"); wait != 0 {
-			t.Fatalf("blocked too early")
-		}
-		th.Fail(ctx, "1.1.1.1", "Kim")
-	}
-	if wait, _ := th.Blocked(ctx, "9.9.9.9", "kim"); wait != 5*time.Minute {
-		t.Fatalf("user name (any case, any address): wait %v, want 5m", wait)
-	}
-	if wait, _ := th.Blocked(ctx, "1.1.1.1", "ann"); wait != 0 {
-		t.Fatalf("another user from the same address blocked below the address limit: %v", wait)
-	}
-	th.Fail(ctx, "1.1.1.1", "ann")
-	th.Fail(ctx, "1.1.1.1", "bob")
-	if wait, _ := th.Blocked(ctx, "1.1.1.1", "carl"); wait != 5*time.Minute {
-		t.Fatalf("address over its limit: %v", wait)
-	}
-	c.Add(4 * time.Minute)
-	if wait, _ := th.Blocked(ctx, "", "kim"); wait != time.Minute {
-		t.Fatalf("wait after 4m: %v", wait)
-	}
-	th.Succeed(ctx, "KIM")
-	if wait, _ := th.Blocked(ctx, "", "kim"); wait != 0 {
-		t.Fatalf("a good login did not clear the user's count: %v", wait)
-	}
-	c.Add(time.Minute)
-	if wait, _ := th.Blocked(ctx, "1.1.1.1", "kim"); wait != 0 {
-		t.Fatalf("still blocked after the window: %v", wait)
-	}
-}
-
 // TestLicencesUnderConcurrency hammers create/touch/take/rotate/delete/sweep and checks
 // that licences held never exceed the cap and all come back.
 func TestLicencesUnderConcurrency(t *testing.T) {

@@ -14,7 +14,8 @@ import (
 // This file checks the session store and the licence pool against a simple model: random
 // sequences of create / touch / get / login (take a licence, grant privileges, rotate) /
 // take-licence / rotate / set the idle timeout / logout / expire / sweep / evict (a burst
-// of guests), first one at a time against an exact model, then from many goroutines at
+// of guests) / login into a new session (which may reclaim an anonymous session's
+// licence), first one at a time against an exact model, then from many goroutines at
 // once against the invariants that must hold whatever the interleaving.
 //
 // The seeds are fixed so that a failure can be replayed; every failure message names the
@@ -170,6 +171,49 @@ func (md *storeModel) compare(t *testing.T, m *Manager, where string) {
 	}
 }
 
+// reclaimVictim is the session ReclaimGuestLicence must close: the least recently used
+// guest holding a licence (expired or not: the store keeps expired sessions until a lookup
+// or a sweep removes them), "" when there is none.
+func (md *storeModel) reclaimVictim() string {
+	for i := len(md.lru) - 1; i >= 0; i-- {
+		if md.sessions[md.lru[i]].licensed {
+			return md.lru[i]
+		}
+	}
+	return ""
+}
+
+// insertLogin stores a draft that has just logged in (Manager.InsertLogin) and applies it
+// to the model: a free licence if there is one, else the licence of the least recently
+// used anonymous session, else ErrLicenceExhausted and nothing stored. A draft still a
+// guest (a login without onRESTAuthentication) joins the guests, and their bound.
+func (md *storeModel) insertLogin(t *testing.T, m *Manager, guest bool, now time.Time, where string) {
+	t.Helper()
+	d, err := m.Draft("10.0.0.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Guest, d.Authenticated = guest, !guest
+	err = m.InsertLogin(context.Background(), d)
+	if md.licensed() >= md.cap {
+		victim := md.reclaimVictim()
+		if victim == "" {
+			if !errors.Is(err, ErrLicenceExhausted) {
+				t.Fatalf("%s: got %v, want ErrLicenceExhausted", where, err)
+			}
+			return
+		}
+		md.remove(victim)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", where, err)
+	}
+	if !d.Licensed || d.Guest != guest {
+		t.Fatalf("%s: got licensed %v guest %v, want true %v", where, d.Licensed, d.Guest, guest)
+	}
+	md.add(d.ID, &modelSession{licensed: true, guest: guest, lastAccess: now, expires: now.Add(time.Hour), idle: time.Hour})
+}
+
 // wantFound checks an operation's error against whether the model found the session.
 func wantFound(t *testing.T, where string, err error, found bool) {
 	t.Helper()
@@ -238,7 +282,7 @@ func TestStoreMatchesModel(t *testing.T) {
 			for step := range 1500 {
 				now := c.Now()
 				var where string
-				switch op := r.IntN(13); op {
+				switch op := r.IntN(14); op {
 				case 0, 1: // create: a guest, licensed or not (default or force login mode)
 					licence := r.IntN(2) == 0
 					where = fmt.Sprintf("step %d: create(licence %v)", step, licence)
@@ -354,6 +398,10 @@ func TestStoreMatchesModel(t *testing.T) {
 						}
 						md.add(s.ID, &modelSession{guest: true, lastAccess: now, expires: now.Add(time.Hour), idle: time.Hour})
 					}
+				case 13: // a login into a new session, reclaiming an anonymous one's licence if need be
+					guest := r.IntN(4) == 0
+					where = fmt.Sprintf("step %d: insert login (guest %v)", step, guest)
+					md.insertLogin(t, m, guest, now, where)
 				}
 				md.compare(t, m, where)
 				for _, id := range md.dead[max(0, len(md.dead)-3):] {
@@ -500,8 +548,8 @@ func TestStoreInvariantsUnderConcurrency(t *testing.T) {
 
 // runWorker runs n random operations on the worker's own sessions. The clock does not
 // move during a round, so expiry is decided; what other workers do shows only as a full
-// licence pool (any licence request may be refused) and as guests evicted to make room
-// (any guest may vanish). Everything else must go as the worker's model says.
+// licence pool (any licence request may be refused) and as guests evicted to make room or
+// closed for their licence by a login (any guest may vanish). Everything else must go as the worker's model says.
 func runWorker(ctx context.Context, m *Manager, md *storeModel, r *rand.Rand, now time.Time, n int) error {
 	// gone handles ErrNotFound for a session the model holds: fine for an expired one or
 	// a guest (evicted by someone's new guest), a failure for any other.
@@ -534,7 +582,7 @@ func runWorker(ctx context.Context, m *Manager, md *storeModel, r *rand.Rand, no
 	for range n {
 		id := md.pick(r)
 		var err error
-		switch r.IntN(9) {
+		switch r.IntN(10) {
 		case 0, 1: // create
 			licence := r.IntN(2) == 0
 			s, cerr := m.Create(ctx, "10.1.1.1", licence)
@@ -601,6 +649,21 @@ func runWorker(ctx context.Context, m *Manager, md *storeModel, r *rand.Rand, no
 		case 8: // get
 			s, gerr := m.Get(ctx, id)
 			_, err = check("get", id, s, gerr)
+		case 9: // a login into a new session: may close any worker's licensed guest
+			d, derr := m.Draft("10.1.1.2")
+			if derr != nil {
+				return derr
+			}
+			d.Guest, d.Authenticated = false, true
+			switch lerr := m.InsertLogin(ctx, d); {
+			case errors.Is(lerr, ErrLicenceExhausted):
+			case lerr != nil:
+				err = fmt.Errorf("insert login: %w", lerr)
+			case !d.Licensed:
+				err = errors.New("insert login: stored without a licence")
+			default:
+				md.sessions[d.ID] = &modelSession{licensed: true, lastAccess: now, expires: now.Add(time.Hour), idle: time.Hour}
+			}
 		}
 		if err != nil {
 			return err

@@ -3,6 +3,7 @@ package sessions
 import (
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
 
@@ -43,6 +44,41 @@ type Session struct {
 
 	// Licensed reports whether the session holds a licence. Only the store changes it.
 	Licensed bool `json:"licensed"`
+}
+
+// State is where a session stands in the login life cycle.
+type State uint8
+
+const (
+	StateGuest         State = iota // force-login guest: no licence, descriptive requests only (Guest && !Licensed)
+	StateAnonymous                  // default mode: holds a licence, never authenticated or granted anything (Guest && Licensed)
+	StateGranted                    // a script called setPrivileges (not Guest), not through onRESTAuthentication
+	StateAuthenticated              // onRESTAuthentication accepted it (Authenticated)
+)
+
+var stateNames = [...]string{"guest", "anonymous", "granted", "authenticated"}
+
+func (st State) String() string {
+	if int(st) < len(stateNames) {
+		return stateNames[st]
+	}
+	return fmt.Sprintf("State(%d)", uint8(st))
+}
+
+// State reads the session's state from its flags. Authenticated wins over Guest (a login
+// clears Guest as it sets Authenticated, so both set would be a half-written record), and
+// Guest over Licensed: a force-login session granted privileges holds a licence too.
+func (s *Session) State() State {
+	switch {
+	case s.Authenticated:
+		return StateAuthenticated
+	case !s.Guest:
+		return StateGranted
+	case s.Licensed:
+		return StateAnonymous
+	default:
+		return StateGuest
+	}
 }
 
 // Clone returns a deep copy of s, safe to modify.

@@ -62,11 +62,23 @@ type Store interface {
 	// Range calls fn with a copy of each live session until fn returns false.
 	Range(ctx context.Context, fn func(*Session) bool) error
 
+	// ReclaimGuestLicence closes the least recently used session that holds a licence and
+	// has never been authenticated nor granted anything (Guest true), releasing its
+	// licence, and returns it; ErrNotFound when no session is such. Choosing and deleting
+	// are one atomic step: the session returned is gone, and nobody else removed it. A
+	// licensed guest that has expired but was not swept yet may be the one chosen (it is
+	// gone for every other purpose; what the caller wants is its licence). It is how a
+	// login in default mode takes its licence back from anonymous clients (SPEC §4.2).
+	ReclaimGuestLicence(ctx context.Context, now time.Time) (*Session, error)
+
 	// Hit adds one to the counter key, whose window starts at the first hit and lasts
-	// window; it returns the count and when the window ends.
+	// window; it returns the new count and when the window ends. Concurrent hits get
+	// distinct counts: the count is the decision (a login throttle refuses the hits
+	// past its limit).
 	Hit(ctx context.Context, key string, now time.Time, window time.Duration) (int, time.Time, error)
-	// Hits reads the counter key without adding to it (0 when absent or over).
-	Hits(ctx context.Context, key string, now time.Time) (int, time.Time, error)
+	// Unhit takes one back from the counter key, never below zero. A missing or expired
+	// counter is left alone (its window, and the hit with it, is over).
+	Unhit(ctx context.Context, key string, now time.Time) error
 	// ResetHits drops the counter key.
 	ResetHits(ctx context.Context, key string) error
 

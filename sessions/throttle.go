@@ -2,8 +2,12 @@ package sessions
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
+
+	"gatehouse/internal/errkind"
 )
 
 // ThrottleConfig sets the login throttle's limits. Zero values take the defaults.
@@ -18,9 +22,16 @@ type ThrottleConfig struct {
 	Now      func() time.Time // default time.Now
 }
 
-// Throttle counts failed logins per client IP and per user name in the session store, so
-// that several instances sharing a store share the counts. Past a limit, a key is blocked
-// until its window (which starts at its first failure) ends.
+// Throttle counts login attempts per client IP and per user name in the session store, so
+// that several instances sharing a store share the counts. Past a limit, a key is refused
+// until its window (which starts at its first counted attempt) ends.
+//
+// An attempt is counted before the credentials are checked, not after they failed: a check
+// followed by a count later lets every attempt made in parallel pass the check before the
+// first failure is counted (SPEC §8). Counting first makes the store's atomic Hit the one
+// decision: of N attempts racing, the ones that get a count past the limit are refused,
+// whatever the interleaving. A success then takes its count back (Attempt.Succeeded), so
+// that what stays counted is the failures.
 type Throttle struct {
 	store Store
 	cfg   ThrottleConfig
@@ -43,56 +54,138 @@ func NewThrottle(store Store, cfg ThrottleConfig) *Throttle {
 	return &Throttle{store: store, cfg: cfg}
 }
 
-// limit is one key the throttle checks, with its maximum.
-type limit struct {
-	key string
-	max int
+// ThrottledError refuses an attempt past a limit; RetryAfter is how long until its window ends.
+type ThrottledError struct{ RetryAfter time.Duration }
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("sessions: too many login attempts, retry in %v", e.RetryAfter)
 }
 
-func (t *Throttle) limits(ip, user string) []limit {
-	ls := make([]limit, 0, 2)
-	if ip != "" {
-		ls = append(ls, limit{"login-ip:" + ip, t.cfg.MaxPerIP})
-	}
-	if user != "" {
-		ls = append(ls, limit{"login-user:" + strings.ToLower(user), t.cfg.MaxPerUser})
-	}
-	return ls
+// ErrorKind classifies the refusal: attempts are a bounded resource, used up for now.
+func (e *ThrottledError) ErrorKind() errkind.Kind { return errkind.Exhausted }
+
+// Attempt is one login attempt, counted before the credentials are checked. It belongs to
+// the request that began it (it is not safe for concurrent use).
+type Attempt struct {
+	t    *Throttle
+	hits [2]hit // the keys counted, hits[:n]
+	n    int
+	done bool // Succeeded has run: a second call must not take back someone else's count
 }
 
-// Blocked reports how long a login attempt from ip for user must wait; 0 means go ahead.
-// An empty ip or user is not checked.
-func (t *Throttle) Blocked(ctx context.Context, ip, user string) (time.Duration, error) {
+// hit is one counter an attempt added to.
+type hit struct {
+	key   string
+	reset time.Time // the end of the window the hit was counted in
+	user  bool      // the user-name key (forgotten on success) rather than the address's
+}
+
+// Begin counts an attempt from ip for user (empty ip or user: that key is not counted),
+// before the caller checks the credentials: the store's Hit returns the new count, and
+// when any count is past its limit Begin returns a *ThrottledError and the attempt must not
+// go on. So with N parallel attempts at most the limit ever get past Begin.
+//
+// A refused attempt takes its counts back: it checked no credentials, so it is no failed
+// login, and counting it would let one address's refused attempts lock out a user name
+// (or the reverse) that never failed. Taking back cannot let more through: the counts of
+// the attempts that went on stay, so a later attempt still sees them.
+func (t *Throttle) Begin(ctx context.Context, ip, user string) (*Attempt, error) {
 	now := t.cfg.Now()
-	var wait time.Duration
-	for _, c := range t.limits(ip, user) {
-		n, reset, err := t.store.Hits(ctx, c.key, now)
-		if err != nil {
-			return 0, err
+	a := &Attempt{t: t}
+	refused, wait := false, time.Duration(0)
+	for _, l := range [...]struct {
+		key  string
+		max  int
+		user bool
+	}{
+		{keyIP(ip), t.cfg.MaxPerIP, false},
+		{keyUser(user), t.cfg.MaxPerUser, true},
+	} {
+		if l.key == "" {
+			continue
 		}
-		if n >= c.max {
+		n, reset, err := t.store.Hit(ctx, l.key, now, t.cfg.Window)
+		if err != nil {
+			a.takeBack(ctx)
+			return nil, err
+		}
+		a.hits[a.n] = hit{key: l.key, reset: reset, user: l.user}
+		a.n++
+		if n > l.max {
+			refused = true
 			wait = max(wait, reset.Sub(now))
 		}
 	}
-	return wait, nil
-}
-
-// Fail counts one failed attempt against ip and user.
-func (t *Throttle) Fail(ctx context.Context, ip, user string) error {
-	now := t.cfg.Now()
-	for _, c := range t.limits(ip, user) {
-		if _, _, err := t.store.Hit(ctx, c.key, now, t.cfg.Window); err != nil {
-			return err
+	if refused {
+		a.takeBack(ctx)
+		if wait <= 0 {
+			// Only when the store's clock is ahead of ours (a shared store keeps its own):
+			// the window is about to end, but the client must still be told to wait.
+			wait = time.Second
 		}
+		return nil, &ThrottledError{RetryAfter: wait}
 	}
-	return nil
+	return a, nil
 }
 
-// Succeed forgets the failures counted against user after a good login. The address's
-// count stays, so that one good account cannot launder an address's failures.
-func (t *Throttle) Succeed(ctx context.Context, user string) error {
-	if user == "" {
+// takeBack undoes the hits of an attempt that does not go on. It runs even when ctx is
+// cancelled (a count left behind would only be conservative, but needlessly so), and its
+// errors are dropped for the same reason.
+func (a *Attempt) takeBack(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	now := a.t.cfg.Now()
+	for _, h := range a.hits[:a.n] {
+		a.t.unhit(ctx, h, now)
+	}
+}
+
+// unhit takes back h unless its window is over: then the counter is gone or belongs to a
+// later window, whose hits are not this attempt's to take.
+func (t *Throttle) unhit(ctx context.Context, h hit, now time.Time) error {
+	if !now.Before(h.reset) {
 		return nil
 	}
-	return t.store.ResetHits(ctx, "login-user:"+strings.ToLower(user))
+	return t.store.Unhit(ctx, h.key, now)
+}
+
+// Succeeded undoes what a successful attempt counted: the address's hit is taken back (one
+// good login does not count as a failure) and the user name's failures are forgotten.
+// A failed attempt needs no call: it is already counted.
+//
+// Only the first call acts. The address's earlier failures stay counted, so that one good
+// account cannot launder an address's failures.
+func (a *Attempt) Succeeded(ctx context.Context) error {
+	if a == nil || a.done {
+		return nil
+	}
+	a.done = true
+	now := a.t.cfg.Now()
+	var errs []error
+	for _, h := range a.hits[:a.n] {
+		var err error
+		if h.user {
+			err = a.t.store.ResetHits(ctx, h.key)
+		} else {
+			err = a.t.unhit(ctx, h, now)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func keyIP(ip string) string {
+	if ip == "" {
+		return ""
+	}
+	return "login-ip:" + ip
+}
+
+// keyUser is the counter of a user name, whatever its case (4D's names are case-insensitive).
+func keyUser(user string) string {
+	if user == "" {
+		return ""
+	}
+	return "login-user:" + strings.ToLower(user)
 }
