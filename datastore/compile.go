@@ -58,8 +58,8 @@ func (c *compiler) bind(v any) string {
 	return c.d.placeholder(len(c.args))
 }
 
-func (c *compiler) errorf(code, pos int, format string, args ...any) *QueryError {
-	return &QueryError{Code: code, Pos: pos, Message: fmt.Sprintf(format, args...), Clause: c.clause}
+func (c *compiler) errorf(reason QueryReason, pos int, format string, args ...any) *QueryError {
+	return &QueryError{Reason: reason, Pos: pos, Message: fmt.Sprintf(format, args...), Clause: c.clause}
 }
 
 // from renders the scope's table and joins.
@@ -79,13 +79,13 @@ func (s *scope) walk(path []pathSeg) (alias string, dc *DataClass, i int, a *Att
 	for i, seg := range path {
 		a := dc.Attribute(seg.name)
 		if a == nil || s.c.visible != nil && !s.c.visible(dc, a) {
-			return "", nil, 0, nil, s.c.errorf(CodeUnknownAttribute, seg.pos, "unknown attribute %q in dataclass %s", seg.name, dc.Name)
+			return "", nil, 0, nil, s.c.errorf(ReasonUnknownAttribute, seg.pos, "unknown attribute %q in dataclass %s", seg.name, dc.Name)
 		}
 		if i == len(path)-1 || a.Kind == KindRelatedEntities {
 			return alias, dc, i, a, nil
 		}
 		if a.Kind == KindStorage {
-			return "", nil, 0, nil, s.c.errorf(CodeUnknownAttribute, path[i+1].pos, "%s.%s is not a relation, so %q cannot follow it", dc.Name, a.Name, path[i+1].name)
+			return "", nil, 0, nil, s.c.errorf(ReasonUnknownAttribute, path[i+1].pos, "%s.%s is not a relation, so %q cannot follow it", dc.Name, a.Name, path[i+1].name)
 		}
 		// The foreign key already holds the related key: "employer.ID" needs no join.
 		if i+1 == len(path)-1 && path[i+1].name == a.Related.Key.Name &&
@@ -98,7 +98,7 @@ func (s *scope) walk(path []pathSeg) (alias string, dc *DataClass, i int, a *Att
 		}
 		dc = a.Related
 	}
-	return "", nil, 0, nil, s.c.errorf(CodeSyntax, 0, "empty attribute path")
+	return "", nil, 0, nil, s.c.errorf(ReasonSyntax, 0, "empty attribute path")
 }
 
 // join returns the alias of the related entity reached by prefix, adding a LEFT JOIN once.
@@ -107,7 +107,7 @@ func (s *scope) join(prefix, from string, a *Attribute, pos int) (string, error)
 		return al, nil
 	}
 	if s.c.joins == maxJoins {
-		return "", s.c.errorf(CodeSyntax, pos, "query follows more than %d relations", maxJoins)
+		return "", s.c.errorf(ReasonSyntax, pos, "query follows more than %d relations", maxJoins)
 	}
 	s.c.joins++
 	al := "t" + strconv.Itoa(s.c.aliases)
@@ -160,11 +160,11 @@ func (s *scope) comparison(n *compNode, path []pathSeg) (string, error) {
 		return s.predicate(s.column(alias, a), a, n)
 	}
 	if i == len(path)-1 {
-		return "", s.c.errorf(CodeWrongType, path[i].pos, "%s.%s is a collection: compare one of its attributes (%s.%s.…)", dc.Name, a.Name, a.Name, a.Name)
+		return "", s.c.errorf(ReasonWrongType, path[i].pos, "%s.%s is a collection: compare one of its attributes (%s.%s.…)", dc.Name, a.Name, a.Name, a.Name)
 	}
 	back := a.Related.Attribute(a.Path)
 	if back == nil {
-		return "", s.c.errorf(CodeUnknownAttribute, path[i].pos, "relation %s.%s has no inverse", dc.Name, a.Name)
+		return "", s.c.errorf(ReasonUnknownAttribute, path[i].pos, "relation %s.%s has no inverse", dc.Name, a.Name)
 	}
 	sub := s.c.newScope(a.Related)
 	cond, err := sub.comparison(n, path[i+1:])
@@ -180,7 +180,7 @@ func (c *compiler) operand(v valueNode) (any, error) {
 	switch v.kind {
 	case valPlaceholder:
 		if v.index > len(c.params) {
-			return nil, c.errorf(CodePlaceholderMissing, v.pos, "placeholder :%d has no value (%d given)", v.index, len(c.params))
+			return nil, c.errorf(ReasonPlaceholderMissing, v.pos, "placeholder :%d has no value (%d given)", v.index, len(c.params))
 		}
 		return paramValue(c.params[v.index-1]), nil
 	case valArray:
@@ -220,18 +220,18 @@ func what(v valueNode) string {
 	return "value"
 }
 
-// typed converts a scalar operand for attribute a and reports a mismatch as CodeWrongType.
+// typed converts a scalar operand for attribute a and reports a mismatch as ReasonWrongType.
 func (c *compiler) typed(a *Attribute, raw any, v valueNode) (any, error) {
 	typ := a.valueType()
 	if typ == TypeObject {
-		return nil, c.errorf(CodeWrongType, v.pos, "object attribute %q can only be compared with null", a.Name)
+		return nil, c.errorf(ReasonWrongType, v.pos, "object attribute %q can only be compared with null", a.Name)
 	}
 	if _, isArray := raw.([]any); isArray {
-		return nil, c.errorf(CodeWrongType, v.pos, "%s is an array: use IN to compare %q with an array", what(v), a.Name)
+		return nil, c.errorf(ReasonWrongType, v.pos, "%s is an array: use IN to compare %q with an array", what(v), a.Name)
 	}
 	val, ok := queryValue(typ, raw)
 	if !ok {
-		return nil, c.errorf(CodeWrongType, v.pos, "%s (%s) does not fit attribute %q of type %s", what(v), describe(raw), a.Name, typ)
+		return nil, c.errorf(ReasonWrongType, v.pos, "%s (%s) does not fit attribute %q of type %s", what(v), describe(raw), a.Name, typ)
 	}
 	return val, nil
 }
@@ -253,7 +253,7 @@ func (s *scope) predicate(col string, a *Attribute, n *compNode) (string, error)
 		case opNe, opIsNot:
 			return col + " IS NOT NULL", nil
 		}
-		return "", c.errorf(CodeWrongType, n.val.pos, "null can only be compared with =, ==, ===, !=, # or !==")
+		return "", c.errorf(ReasonWrongType, n.val.pos, "null can only be compared with =, ==, ===, !=, # or !==")
 	}
 	val, err := c.typed(a, raw, n.val)
 	if err != nil {
@@ -273,7 +273,7 @@ func (s *scope) predicate(col string, a *Attribute, n *compNode) (string, error)
 		return c.d.notTrue(eq), err
 	case opBegin, opContains:
 		if !isString {
-			return "", c.errorf(CodeWrongType, n.opPos, "operator needs a string attribute; %q is of type %s", a.Name, a.valueType())
+			return "", c.errorf(ReasonWrongType, n.opPos, "operator needs a string attribute; %q is of type %s", a.Name, a.valueType())
 		}
 		if n.op == opBegin {
 			return s.prefix(col, fold(val.(string))), nil
@@ -333,10 +333,10 @@ func (s *scope) in(col string, a *Attribute, v valueNode, raw any) (string, erro
 	c := s.c
 	elems, ok := raw.([]any)
 	if !ok {
-		return "", c.errorf(CodeWrongType, v.pos, "IN needs an array ([1, 2] or a placeholder holding one), got %s", describe(raw))
+		return "", c.errorf(ReasonWrongType, v.pos, "IN needs an array ([1, 2] or a placeholder holding one), got %s", describe(raw))
 	}
 	if len(c.args)+len(elems) > maxBinds {
-		return "", c.errorf(CodeSyntax, v.pos, "too many values (at most %d per query)", maxBinds)
+		return "", c.errorf(ReasonSyntax, v.pos, "too many values (at most %d per query)", maxBinds)
 	}
 	isString := a.valueType() == TypeString
 	var conds, plain []string
@@ -395,10 +395,10 @@ func (s *scope) orderBy(terms []orderTerm) (string, error) {
 			return "", err
 		}
 		if a.Kind == KindRelatedEntities {
-			return "", c.errorf(CodeUnknownAttribute, t.path[i].pos, "cannot order by %s.%s: it is a collection", dc.Name, a.Name)
+			return "", c.errorf(ReasonUnknownAttribute, t.path[i].pos, "cannot order by %s.%s: it is a collection", dc.Name, a.Name)
 		}
 		if a.valueType() == TypeObject {
-			return "", c.errorf(CodeWrongType, t.path[i].pos, "cannot order by object attribute %q", a.Name)
+			return "", c.errorf(ReasonWrongType, t.path[i].pos, "cannot order by object attribute %q", a.Name)
 		}
 		expr := s.column(alias, a)
 		if a.valueType() == TypeString {

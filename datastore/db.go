@@ -124,7 +124,7 @@ const schemaFormat = "1"
 func (db *DB) applySchema(ctx context.Context, m *Model) (err error) {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("datastore: schema: %w", err)
+		return fmt.Errorf("datastore: schema: %w", db.d.classify(err))
 	}
 	defer func() {
 		if err != nil {
@@ -133,7 +133,7 @@ func (db *DB) applySchema(ctx context.Context, m *Model) (err error) {
 	}()
 	for _, stmt := range db.d.metaDDL() {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("datastore: schema: %w", err)
+			return fmt.Errorf("datastore: schema: %w", db.d.classify(err))
 		}
 	}
 	if err := db.checkFormat(ctx, tx); err != nil {
@@ -152,7 +152,7 @@ func (db *DB) applySchema(ctx context.Context, m *Model) (err error) {
 		changes = append(changes, c...)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("datastore: schema: %w", err)
+		return fmt.Errorf("datastore: schema: %w", db.d.classify(err))
 	}
 	for _, c := range changes {
 		db.log.Info("datastore: schema changed", "change", c)
@@ -168,11 +168,11 @@ func (db *DB) checkFormat(ctx context.Context, tx *sql.Tx) error {
 	case errors.Is(err, sql.ErrNoRows):
 		_, err = tx.ExecContext(ctx, "INSERT INTO "+q(metaTable)+" (name, value) VALUES ("+db.d.placeholder(1)+", "+db.d.placeholder(2)+")", "format", schemaFormat)
 		if err != nil {
-			return fmt.Errorf("datastore: schema: %w", err)
+			return fmt.Errorf("datastore: schema: %w", db.d.classify(err))
 		}
 		return nil
 	case err != nil:
-		return fmt.Errorf("datastore: schema: %w", err)
+		return fmt.Errorf("datastore: schema: %w", db.d.classify(err))
 	case format != schemaFormat:
 		return fmt.Errorf("datastore: the database was written by a newer gatehouse (format %q)", format)
 	}
@@ -182,7 +182,7 @@ func (db *DB) checkFormat(ctx context.Context, tx *sql.Tx) error {
 func (db *DB) storedSchema(ctx context.Context, tx *sql.Tx) (map[string]map[string]storedAttr, error) {
 	rows, err := tx.QueryContext(ctx, "SELECT dataclass, attribute, kind, type, primary_key FROM "+db.d.quote(schemaTable))
 	if err != nil {
-		return nil, fmt.Errorf("datastore: schema: %w", err)
+		return nil, fmt.Errorf("datastore: schema: %w", db.d.classify(err))
 	}
 	defer rows.Close()
 	out := map[string]map[string]storedAttr{}
@@ -190,7 +190,7 @@ func (db *DB) storedSchema(ctx context.Context, tx *sql.Tx) (map[string]map[stri
 		var dc string
 		var a storedAttr
 		if err := rows.Scan(&dc, &a.name, &a.kind, &a.typ, &a.primaryKey); err != nil {
-			return nil, fmt.Errorf("datastore: schema: %w", err)
+			return nil, fmt.Errorf("datastore: schema: %w", db.d.classify(err))
 		}
 		if out[dc] == nil {
 			out[dc] = map[string]storedAttr{}
@@ -198,7 +198,7 @@ func (db *DB) storedSchema(ctx context.Context, tx *sql.Tx) (map[string]map[stri
 		out[dc][a.name] = a
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("datastore: schema: %w", err)
+		return nil, fmt.Errorf("datastore: schema: %w", db.d.classify(err))
 	}
 	return out, nil
 }
@@ -208,7 +208,7 @@ func (db *DB) applyDataClass(ctx context.Context, tx *sql.Tx, dc *DataClass, sto
 	var changes []string
 	exec := func(stmt string, args ...any) error {
 		if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
-			return fmt.Errorf("datastore: schema of %s: %w", dc.Name, err)
+			return fmt.Errorf("datastore: schema of %s: %w", dc.Name, db.d.classify(err))
 		}
 		return nil
 	}

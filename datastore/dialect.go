@@ -17,6 +17,8 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"gatehouse/internal/errkind"
 )
 
 // sqliteDialect holds every SQLite-specific piece of SQL and storage format: connection
@@ -36,8 +38,9 @@ const (
 	sqlKeywordFunc = "gatehouse_keyword"
 )
 
-// busyTimeout is how long a connection waits for a lock held by another process.
-const busyTimeout = 5 * time.Second
+// busyTimeout is how long a connection waits for a lock held by another process (a variable
+// so that tests can shorten it).
+var busyTimeout = 5 * time.Second
 
 // sqliteDriver is a private driver instance: its functions apply only to gatehouse's own
 // connections, not to every "sqlite" connection in the process.
@@ -92,7 +95,7 @@ func (c sqliteConnector) Driver() driver.Driver { return c.drv }
 // open returns two pools on the database file: a single writer connection, so writes are
 // serialised in this process and never fight over the lock (BEGIN IMMEDIATE), and a pool of
 // query-only readers, which WAL lets run concurrently with the writer.
-func (sqliteDialect) open(ctx context.Context, path string) (writer, reader *sql.DB, err error) {
+func (d sqliteDialect) open(ctx context.Context, path string) (writer, reader *sql.DB, err error) {
 	drv, err := sqliteDriver()
 	if err != nil {
 		return nil, nil, fmt.Errorf("datastore: sqlite driver: %w", err)
@@ -115,7 +118,7 @@ func (sqliteDialect) open(ctx context.Context, path string) (writer, reader *sql
 	// The writer goes first so the file exists and is in WAL mode before any reader opens it.
 	if err := writer.PingContext(ctx); err != nil {
 		writer.Close()
-		return nil, nil, fmt.Errorf("datastore: open %s: %w", path, err)
+		return nil, nil, fmt.Errorf("datastore: open %s: %w", path, d.classify(err))
 	}
 	readers := max(4, runtime.GOMAXPROCS(0))
 	reader = sql.OpenDB(sqliteConnector{drv: drv, dsn: base + "?" + busy + "&_pragma=foreign_keys(1)&_query_only=1"})
@@ -124,7 +127,7 @@ func (sqliteDialect) open(ctx context.Context, path string) (writer, reader *sql
 	if err := reader.PingContext(ctx); err != nil {
 		writer.Close()
 		reader.Close()
-		return nil, nil, fmt.Errorf("datastore: open %s: %w", path, err)
+		return nil, nil, fmt.Errorf("datastore: open %s: %w", path, d.classify(err))
 	}
 	return writer, reader, nil
 }
@@ -390,12 +393,14 @@ func (sqliteDialect) decode(typ string, v any) (any, error) {
 	return nil, fmt.Errorf("datastore: stored value %v does not fit type %s", v, typ)
 }
 
-// IsBusy reports whether err comes from the database being locked by another writer for
-// longer than the busy timeout: a passing condition, worth retrying.
-func IsBusy(err error) bool {
+// classify gives the errors of SQLite that a caller can act on their kind: the database
+// locked by another connection for longer than the busy timeout is errkind.Unavailable, a
+// passing condition worth retrying. Other errors are returned as they are (nil stays nil).
+// Every error of a database call goes through it, so no caller needs to know SQLite's codes.
+func (sqliteDialect) classify(err error) error {
 	switch sqliteCode(err) & 0xff { // primary code: SQLITE_BUSY_* and SQLITE_LOCKED_* too
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-		return true
+		return errkind.Wrap(errkind.Unavailable, err)
 	}
-	return false
+	return err
 }

@@ -43,7 +43,11 @@
 // (writes are serialised), a pool of query-only connections reads concurrently. Stamps are
 // checked inside the UPDATE itself (WHERE key = ? AND __stamp = ?), so two concurrent saves of
 // the same version cannot both succeed. Dropping an entity clears the references others hold
-// to it (their stamps grow).
+// to it (their stamps grow). A call that cannot get the file's lock within the busy timeout
+// (another process holds it) fails with an error of kind errkind.Unavailable.
+//
+// OpenSeeded seeds a new database (seed.json) all or nothing: a failed seed closes it and
+// removes its files, so the next start seeds again.
 //
 // All SQLite specifics live in dialect.go, so a PostgreSQL backend is one more dialect.
 //
@@ -104,9 +108,11 @@
 // Placeholders :1, :2… take Query.Params in order (1-based). Their values are bound, never
 // written into SQL; nothing from the query text reaches SQL but names checked against the model.
 //
-// Errors are *QueryError with 4D's codes: CodeSyntax (1162), CodePlaceholderMissing (1279),
-// CodeWrongType (1280: a value or placeholder that does not fit the attribute, an operator that
-// does not apply to it), CodeUnknownAttribute (1500), and the byte offset of the culprit.
+// Errors are *QueryError with a reason — ReasonSyntax, ReasonPlaceholderMissing,
+// ReasonWrongType (a value or placeholder that does not fit the attribute, an operator that
+// does not apply to it), ReasonUnknownAttribute — and the byte offset of the culprit. Their
+// kind (errkind.Of) is NotFound for an unknown attribute, Invalid otherwise; mapping them to
+// protocol codes is the caller's business.
 // Limits: 8 KiB of text, 64 levels of nesting, 16 names per path, 32 relations per query,
 // 30 000 bound values, 16 order-by terms.
 //

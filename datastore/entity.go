@@ -64,7 +64,7 @@ type Query struct {
 	// it at Options.MaxTop). Negative values count as 0.
 	Skip, Limit int
 	// Visible, when set, hides attributes from Filter and OrderBy: an attribute for which it
-	// returns false is reported as unknown (CodeUnknownAttribute). REST uses it for attributes
+	// returns false is reported as unknown (ReasonUnknownAttribute). REST uses it for attributes
 	// that are not exposed or that the session may not read, so that a filter cannot probe them.
 	Visible func(dc *DataClass, a *Attribute) bool
 }

@@ -70,7 +70,7 @@ var punctuation = map[byte]tokKind{'(': tokLParen, ')': tokRParen, '[': tokLBrac
 var symbols = []string{"===", "!==", "==", "!=", "<=", ">=", "&&", "||", "=", "#", "<", ">", "%", "&", "|"}
 
 func syntaxErr(clause string, pos int, format string, args ...any) *QueryError {
-	return &QueryError{Code: CodeSyntax, Pos: pos, Message: fmt.Sprintf(format, args...), Clause: clause}
+	return &QueryError{Reason: ReasonSyntax, Pos: pos, Message: fmt.Sprintf(format, args...), Clause: clause}
 }
 
 // lex splits src into tokens; the input is at most maxQueryLen bytes, so a slice is cheap.

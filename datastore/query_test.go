@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gatehouse/internal/errkind"
 )
 
 func TestFindFilters(t *testing.T) {
@@ -173,47 +175,47 @@ func TestFindErrors(t *testing.T) {
 	long := "age = 1" + strings.Repeat(" OR age = 1", 800)
 	deep := strings.Repeat("(", 100) + "age = 1" + strings.Repeat(")", 100)
 	tests := []struct {
-		name     string
-		filter   string
-		params   []any
-		wantCode int
-		wantPos  int
+		name       string
+		filter     string
+		params     []any
+		wantReason QueryReason
+		wantPos    int
 	}{
-		{"MissingValue", "age =", nil, CodeSyntax, 5},
-		{"DanglingAnd", "age = 30 AND", nil, CodeSyntax, 12},
-		{"UnclosedParen", "(age = 30", nil, CodeSyntax, 9},
-		{"UnterminatedString", "age = 'x", nil, CodeSyntax, 6},
-		{"UnknownCharacter", "age ~ 3", nil, CodeSyntax, 4},
-		{"MissingOperator", "age 30", nil, CodeSyntax, 4},
-		{"TrailingGarbage", "age = 30 age = 31", nil, CodeSyntax, 9},
-		{"PlaceholderZero", "age = :0", nil, CodeSyntax, 6},
-		{"PlaceholderName", "age = :x", nil, CodeSyntax, 6},
-		{"NestedArray", "age IN [[1]]", nil, CodeSyntax, 8},
-		{"TooLong", long, nil, CodeSyntax, maxQueryLen},
-		{"TooDeep", deep, nil, CodeSyntax, maxDepth},
-		{"PlaceholderMissing", "age = :1", nil, CodePlaceholderMissing, 6},
-		{"PlaceholderBeyondParams", "age = :1 OR age = :2", []any{1.0}, CodePlaceholderMissing, 18},
-		{"PlaceholderWrongType", "age = :1", []any{"abc"}, CodeWrongType, 6},
-		{"PlaceholderBoolForString", "name = :1", []any{true}, CodeWrongType, 7},
-		{"PlaceholderArrayNeedsIn", "name = :1", []any{[]any{"a"}}, CodeWrongType, 7},
-		{"LiteralWrongType", "age = 'abc'", nil, CodeWrongType, 6},
-		{"NumberForString", "name = 3", nil, CodeWrongType, 7},
-		{"StringForBool", "active = 'yes'", nil, CodeWrongType, 9},
-		{"BadDate", "hired = 'yesterday'", nil, CodeWrongType, 8},
-		{"BadUUID", "badge = 'nope'", nil, CodeWrongType, 8},
-		{"InNeedsArray", "age IN 3", nil, CodeWrongType, 7},
-		{"InElementWrongType", "age IN [1, 'x']", nil, CodeWrongType, 7},
-		{"ArrayNeedsIn", "age = [1, 2]", nil, CodeWrongType, 6},
-		{"ObjectOnlyNull", "info = 'x'", nil, CodeWrongType, 7},
-		{"NullWithLess", "age < null", nil, CodeWrongType, 6},
-		{"BeginNeedsString", "age begin '3'", nil, CodeWrongType, 4},
-		{"KeywordNeedsString", "age % '3'", nil, CodeWrongType, 4},
-		{"CollectionCompared", "reports = 1", nil, CodeWrongType, 0},
-		{"UnknownAttribute", "nme = 'x'", nil, CodeUnknownAttribute, 0},
-		{"NamesAreCaseSensitive", "Name = 'x'", nil, CodeUnknownAttribute, 0},
-		{"UnknownRelatedAttribute", "employer.nme = 'x'", nil, CodeUnknownAttribute, 9},
-		{"PathThroughStorage", "age.x = 1", nil, CodeUnknownAttribute, 4},
-		{"QuotedNameIsNotAPath", `"name" = 'x'`, nil, CodeSyntax, 0},
+		{"MissingValue", "age =", nil, ReasonSyntax, 5},
+		{"DanglingAnd", "age = 30 AND", nil, ReasonSyntax, 12},
+		{"UnclosedParen", "(age = 30", nil, ReasonSyntax, 9},
+		{"UnterminatedString", "age = 'x", nil, ReasonSyntax, 6},
+		{"UnknownCharacter", "age ~ 3", nil, ReasonSyntax, 4},
+		{"MissingOperator", "age 30", nil, ReasonSyntax, 4},
+		{"TrailingGarbage", "age = 30 age = 31", nil, ReasonSyntax, 9},
+		{"PlaceholderZero", "age = :0", nil, ReasonSyntax, 6},
+		{"PlaceholderName", "age = :x", nil, ReasonSyntax, 6},
+		{"NestedArray", "age IN [[1]]", nil, ReasonSyntax, 8},
+		{"TooLong", long, nil, ReasonSyntax, maxQueryLen},
+		{"TooDeep", deep, nil, ReasonSyntax, maxDepth},
+		{"PlaceholderMissing", "age = :1", nil, ReasonPlaceholderMissing, 6},
+		{"PlaceholderBeyondParams", "age = :1 OR age = :2", []any{1.0}, ReasonPlaceholderMissing, 18},
+		{"PlaceholderWrongType", "age = :1", []any{"abc"}, ReasonWrongType, 6},
+		{"PlaceholderBoolForString", "name = :1", []any{true}, ReasonWrongType, 7},
+		{"PlaceholderArrayNeedsIn", "name = :1", []any{[]any{"a"}}, ReasonWrongType, 7},
+		{"LiteralWrongType", "age = 'abc'", nil, ReasonWrongType, 6},
+		{"NumberForString", "name = 3", nil, ReasonWrongType, 7},
+		{"StringForBool", "active = 'yes'", nil, ReasonWrongType, 9},
+		{"BadDate", "hired = 'yesterday'", nil, ReasonWrongType, 8},
+		{"BadUUID", "badge = 'nope'", nil, ReasonWrongType, 8},
+		{"InNeedsArray", "age IN 3", nil, ReasonWrongType, 7},
+		{"InElementWrongType", "age IN [1, 'x']", nil, ReasonWrongType, 7},
+		{"ArrayNeedsIn", "age = [1, 2]", nil, ReasonWrongType, 6},
+		{"ObjectOnlyNull", "info = 'x'", nil, ReasonWrongType, 7},
+		{"NullWithLess", "age < null", nil, ReasonWrongType, 6},
+		{"BeginNeedsString", "age begin '3'", nil, ReasonWrongType, 4},
+		{"KeywordNeedsString", "age % '3'", nil, ReasonWrongType, 4},
+		{"CollectionCompared", "reports = 1", nil, ReasonWrongType, 0},
+		{"UnknownAttribute", "nme = 'x'", nil, ReasonUnknownAttribute, 0},
+		{"NamesAreCaseSensitive", "Name = 'x'", nil, ReasonUnknownAttribute, 0},
+		{"UnknownRelatedAttribute", "employer.nme = 'x'", nil, ReasonUnknownAttribute, 9},
+		{"PathThroughStorage", "age.x = 1", nil, ReasonUnknownAttribute, 4},
+		{"QuotedNameIsNotAPath", `"name" = 'x'`, nil, ReasonSyntax, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,9 +224,16 @@ func TestFindErrors(t *testing.T) {
 			if !errors.As(err, &qe) {
 				t.Fatalf("Find(%q) error = %v, want a *QueryError", tt.filter, err)
 			}
-			if qe.Code != tt.wantCode || qe.Pos != tt.wantPos || qe.Clause != ClauseFilter {
-				t.Errorf("Find(%q) = code %d at %d in %s (%s), want code %d at %d in filter",
-					tt.filter, qe.Code, qe.Pos, qe.Clause, qe.Message, tt.wantCode, tt.wantPos)
+			if qe.Reason != tt.wantReason || qe.Pos != tt.wantPos || qe.Clause != ClauseFilter {
+				t.Errorf("Find(%q) = %v at %d in %s (%s), want %v at %d in filter",
+					tt.filter, qe.Reason, qe.Pos, qe.Clause, qe.Message, tt.wantReason, tt.wantPos)
+			}
+			wantKind := errkind.Invalid
+			if tt.wantReason == ReasonUnknownAttribute {
+				wantKind = errkind.NotFound
+			}
+			if got := errkind.Of(err); got != wantKind {
+				t.Errorf("errkind.Of(Find(%q) error) = %v, want %v", tt.filter, got, wantKind)
 			}
 			if qe.Message == "" || strings.Contains(strings.ToUpper(qe.Message), "SELECT") {
 				t.Errorf("message %q should be a readable description without SQL", qe.Message)
@@ -249,7 +258,7 @@ func TestVisibleHidesAttributes(t *testing.T) {
 	for _, tt := range tests {
 		_, err := f.db.Find(context.Background(), f.employee, Query{Filter: tt.filter, OrderBy: tt.orderBy, Visible: visible})
 		var qe *QueryError
-		if !errors.As(err, &qe) || qe.Code != CodeUnknownAttribute || qe.Pos != tt.wantPos || qe.Clause != tt.wantClause {
+		if !errors.As(err, &qe) || qe.Reason != ReasonUnknownAttribute || qe.Pos != tt.wantPos || qe.Clause != tt.wantClause {
 			t.Errorf("Find(%q, %q) error = %v, want unknown attribute at %d in %s", tt.filter, tt.orderBy, err, tt.wantPos, tt.wantClause)
 		}
 	}
@@ -314,22 +323,22 @@ func TestOrderByAndPaging(t *testing.T) {
 	}
 
 	errs := []struct {
-		orderBy  string
-		wantCode int
-		wantPos  int
+		orderBy    string
+		wantReason QueryReason
+		wantPos    int
 	}{
-		{"nme", CodeUnknownAttribute, 0},
-		{"age sideways", CodeSyntax, 4},
-		{"age,", CodeSyntax, 4},
-		{"name, reports", CodeUnknownAttribute, 6},
-		{"info", CodeWrongType, 0},
-		{"employer.nme desc", CodeUnknownAttribute, 9},
+		{"nme", ReasonUnknownAttribute, 0},
+		{"age sideways", ReasonSyntax, 4},
+		{"age,", ReasonSyntax, 4},
+		{"name, reports", ReasonUnknownAttribute, 6},
+		{"info", ReasonWrongType, 0},
+		{"employer.nme desc", ReasonUnknownAttribute, 9},
 	}
 	for _, tt := range errs {
 		_, err := f.db.Find(ctx, f.employee, Query{OrderBy: tt.orderBy})
 		var qe *QueryError
-		if !errors.As(err, &qe) || qe.Code != tt.wantCode || qe.Pos != tt.wantPos || qe.Clause != ClauseOrderBy {
-			t.Errorf("orderBy %q error = %v, want code %d at %d in orderBy", tt.orderBy, err, tt.wantCode, tt.wantPos)
+		if !errors.As(err, &qe) || qe.Reason != tt.wantReason || qe.Pos != tt.wantPos || qe.Clause != ClauseOrderBy {
+			t.Errorf("orderBy %q error = %v, want %v at %d in orderBy", tt.orderBy, err, tt.wantReason, tt.wantPos)
 		}
 	}
 }
@@ -426,8 +435,8 @@ func TestErrorStrings(t *testing.T) {
 		err  error
 		want string
 	}{
-		{&QueryError{Code: CodeSyntax, Pos: 4, Message: "bad", Clause: ClauseOrderBy}, "datastore: orderBy at offset 4: bad"},
-		{&QueryError{Code: CodeSyntax, Pos: 0, Message: "bad"}, "datastore: filter at offset 0: bad"},
+		{&QueryError{Reason: ReasonSyntax, Pos: 4, Message: "bad", Clause: ClauseOrderBy}, "datastore: orderBy at offset 4: bad"},
+		{&QueryError{Reason: ReasonSyntax, Pos: 0, Message: "bad"}, "datastore: filter at offset 0: bad"},
 		{&ValueError{Attribute: "age", Message: "expected an integer"}, `datastore: attribute "age": expected an integer`},
 		{&ModelError{File: "m.json", Message: "oops"}, "m.json: oops"},
 	}

@@ -4,8 +4,63 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+
+	"gatehouse/internal/errkind"
 )
+
+// OpenSeeded opens the database at path like Open. When the file did not exist before and
+// seed is not nil, it loads seed (seed.json's contents) in one transaction; if that fails,
+// the database is closed and every file it created (path, path-wal, path-shm, path-journal)
+// is removed, so the next start seeds again. seeded is the number of entities seeded (0
+// when the database existed).
+//
+// A new database that fails to open is removed the same way, seed or not: a start that failed
+// leaves nothing that the next start would take for a seeded database. The exception is a
+// failure of kind errkind.Unavailable: another connection holds the new file's lock (a second
+// process starting at the same time), so the file is in use and not this call's to remove.
+// Errors from the seed are wrapped with "seed.json: ".
+func OpenSeeded(ctx context.Context, path string, m *Model, seed []byte, opts Options) (db *DB, seeded int, err error) {
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		db, err = Open(ctx, path, m, opts)
+		return db, 0, err
+	}
+	undo := func(err error) error {
+		if errkind.Is(err, errkind.Unavailable) {
+			return err
+		}
+		var failed []error
+		for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+			if rmErr := os.Remove(p); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+				failed = append(failed, rmErr)
+			}
+		}
+		if len(failed) > 0 {
+			// The next start would find a database and not seed it: say so.
+			return fmt.Errorf("%w (and the new database could not be removed: %v)", err, errors.Join(failed...))
+		}
+		return err
+	}
+	db, err = Open(ctx, path, m, opts)
+	if err != nil {
+		return nil, 0, undo(err)
+	}
+	if seed == nil {
+		return db, 0, nil
+	}
+	seeded, err = db.Seed(ctx, seed)
+	if err != nil {
+		err = fmt.Errorf("seed.json: %w", err)
+		if closeErr := db.Close(); closeErr != nil {
+			db.log.Warn("datastore: closing the database after a failed seed", "err", closeErr)
+		}
+		return nil, 0, undo(err)
+	}
+	return db, seeded, nil
+}
 
 // Seed loads initial entities into the dataclasses named in data, a JSON object
 // {"DataClass": [{attribute: value, ...}, ...], ...}, in one transaction: all or nothing.

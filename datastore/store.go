@@ -142,13 +142,13 @@ func (db *DB) find(ctx context.Context, dc *DataClass, q Query, fixed *fixedCond
 	// One read transaction, so the page and the count see the same snapshot.
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("datastore: %w", err)
+		return nil, fmt.Errorf("datastore: %w", db.d.classify(err))
 	}
 	defer tx.Rollback()
 	stmt, args := db.findSQL(p, limit, skip)
 	rows, err := tx.QueryContext(ctx, stmt, args...)
 	if err != nil {
-		return nil, fmt.Errorf("datastore: find %s: %w", dc.Name, err)
+		return nil, fmt.Errorf("datastore: find %s: %w", dc.Name, db.d.classify(err))
 	}
 	defer rows.Close()
 	sel := &Selection{DataClass: dc, First: skip, Entities: []*Entity{}}
@@ -160,7 +160,7 @@ func (db *DB) find(ctx context.Context, dc *DataClass, q Query, fixed *fixedCond
 		sel.Entities = append(sel.Entities, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("datastore: find %s: %w", dc.Name, err)
+		return nil, fmt.Errorf("datastore: find %s: %w", dc.Name, db.d.classify(err))
 	}
 	// A short page tells the total unless it is empty because skip went past the end.
 	if got := len(sel.Entities); got < limit && (got > 0 || skip == 0) {
@@ -194,7 +194,7 @@ func (db *DB) count(ctx context.Context, q querier, p *plan) (int, error) {
 	var n int
 	err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+p.s.from()+p.where(), p.args()...).Scan(&n)
 	if err != nil {
-		return 0, fmt.Errorf("datastore: count %s: %w", p.s.dc.Name, err)
+		return 0, fmt.Errorf("datastore: count %s: %w", p.s.dc.Name, db.d.classify(err))
 	}
 	return n, nil
 }
@@ -238,7 +238,7 @@ func (db *DB) getByKey(ctx context.Context, q querier, dc *DataClass, key any) (
 		return nil, fmt.Errorf("%w: %s(%v)", ErrNotFound, dc.Name, key)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("datastore: get %s: %w", dc.Name, err)
+		return nil, fmt.Errorf("datastore: get %s: %w", dc.Name, db.d.classify(err))
 	}
 	return e, nil
 }
@@ -289,7 +289,7 @@ func (db *DB) SaveAll(ctx context.Context, entities []*Entity) ([]*Entity, error
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("datastore: %w", err)
+		return nil, fmt.Errorf("datastore: %w", db.d.classify(err))
 	}
 	defer tx.Rollback()
 	saved := make([]*Entity, len(entities))
@@ -312,7 +312,7 @@ func (db *DB) SaveAll(ctx context.Context, entities []*Entity) ([]*Entity, error
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("datastore: save: %w", err)
+		return nil, fmt.Errorf("datastore: save: %w", db.d.classify(err))
 	}
 	return saved, nil
 }
@@ -363,7 +363,7 @@ func (db *DB) checkReferences(ctx context.Context, tx *sql.Tx, vals []colValue) 
 			return &ValueError{Attribute: cv.attr.Name, Message: fmt.Sprintf("no %s entity has the key %v", rel.Name, cv.val)}
 		}
 		if err != nil {
-			return fmt.Errorf("datastore: %w", err)
+			return fmt.Errorf("datastore: %w", db.d.classify(err))
 		}
 	}
 	return nil
@@ -417,7 +417,7 @@ func (db *DB) insert(ctx context.Context, tx *sql.Tx, dc *DataClass, e *Entity, 
 	case db.d.isDuplicateKey(err):
 		return nil, fmt.Errorf("%w: %s(%v)", ErrDuplicateKey, dc.Name, key)
 	case err != nil:
-		return nil, fmt.Errorf("datastore: insert %s: %w", dc.Name, err)
+		return nil, fmt.Errorf("datastore: insert %s: %w", dc.Name, db.d.classify(err))
 	}
 	return db.d.decode(keyAttr.Type, out)
 }
@@ -451,7 +451,7 @@ func (db *DB) update(ctx context.Context, tx *sql.Tx, dc *DataClass, e *Entity, 
 	res, err := tx.ExecContext(ctx, "UPDATE "+q(dc.Name)+" SET "+strings.Join(sets, ", ")+" WHERE "+
 		q(keyAttr.Name)+" = "+ph(len(args)-1)+" AND "+q(stampColumn)+" = "+ph(len(args)), args...)
 	if err != nil {
-		return nil, fmt.Errorf("datastore: update %s: %w", dc.Name, err)
+		return nil, fmt.Errorf("datastore: update %s: %w", dc.Name, db.d.classify(err))
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 1 {
 		return key, err
@@ -471,7 +471,7 @@ func (db *DB) storedStamp(ctx context.Context, q querier, dc *DataClass, enc any
 		return 0, fmt.Errorf("%w: %s(%v)", ErrNotFound, dc.Name, enc)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("datastore: %w", err)
+		return 0, fmt.Errorf("datastore: %w", db.d.classify(err))
 	}
 	return stamp, nil
 }
@@ -497,7 +497,7 @@ func (db *DB) Drop(ctx context.Context, e *Entity) error {
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("datastore: %w", err)
+		return fmt.Errorf("datastore: %w", db.d.classify(err))
 	}
 	defer tx.Rollback()
 	stamp, err := db.storedStamp(ctx, tx, dc, enc)
@@ -511,7 +511,7 @@ func (db *DB) Drop(ctx context.Context, e *Entity) error {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("datastore: drop %s: %w", dc.Name, err)
+		return fmt.Errorf("datastore: drop %s: %w", dc.Name, db.d.classify(err))
 	}
 	return nil
 }
@@ -529,7 +529,7 @@ func (db *DB) DeleteWhere(ctx context.Context, dc *DataClass, q Query) (int, err
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("datastore: %w", err)
+		return 0, fmt.Errorf("datastore: %w", db.d.classify(err))
 	}
 	defer tx.Rollback()
 	n := len(p.c.args)
@@ -543,27 +543,27 @@ func (db *DB) DeleteWhere(ctx context.Context, dc *DataClass, q Query) (int, err
 	rows, err := tx.QueryContext(ctx, "SELECT "+p.s.column(p.s.alias, dc.Key)+" FROM "+p.s.from()+p.where()+
 		" ORDER BY "+p.order+db.d.limitOffset(limitPH, db.d.placeholder(n+1)), args...)
 	if err != nil {
-		return 0, fmt.Errorf("datastore: delete %s: %w", dc.Name, err)
+		return 0, fmt.Errorf("datastore: delete %s: %w", dc.Name, db.d.classify(err))
 	}
 	var keys []any
 	for rows.Next() {
 		var k any
 		if err := rows.Scan(&k); err != nil {
 			rows.Close()
-			return 0, fmt.Errorf("datastore: delete %s: %w", dc.Name, err)
+			return 0, fmt.Errorf("datastore: delete %s: %w", dc.Name, db.d.classify(err))
 		}
 		keys = append(keys, k)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("datastore: delete %s: %w", dc.Name, err)
+		return 0, fmt.Errorf("datastore: delete %s: %w", dc.Name, db.d.classify(err))
 	}
 	deleted, err := db.deleteKeys(ctx, tx, dc, keys)
 	if err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("datastore: delete %s: %w", dc.Name, err)
+		return 0, fmt.Errorf("datastore: delete %s: %w", dc.Name, db.d.classify(err))
 	}
 	return deleted, nil
 }
@@ -598,16 +598,16 @@ func (db *DB) deleteKeys(ctx context.Context, tx *sql.Tx, dc *DataClass, keys []
 				q(stampColumn)+" + 1, "+q(timestampColumn)+" = "+ph(1)+" WHERE "+q(a.Name)+" IN "+list(2),
 				append([]any{ts}, batch...)...)
 			if err != nil {
-				return 0, fmt.Errorf("datastore: clear references to %s: %w", dc.Name, err)
+				return 0, fmt.Errorf("datastore: clear references to %s: %w", dc.Name, db.d.classify(err))
 			}
 		}
 		res, err := tx.ExecContext(ctx, "DELETE FROM "+q(dc.Name)+" WHERE "+q(dc.Key.Name)+" IN "+list(1), batch...)
 		if err != nil {
-			return 0, fmt.Errorf("datastore: delete %s: %w", dc.Name, err)
+			return 0, fmt.Errorf("datastore: delete %s: %w", dc.Name, db.d.classify(err))
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return 0, fmt.Errorf("datastore: delete %s: %w", dc.Name, err)
+			return 0, fmt.Errorf("datastore: delete %s: %w", dc.Name, db.d.classify(err))
 		}
 		deleted += int(n)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/dop251/goja"
 
 	"gatehouse/datastore"
+	"gatehouse/internal/errkind"
 )
 
 // ErrNoDatabase is returned by Value when the Global was built without a database.
@@ -148,6 +149,8 @@ func (c *call) dbError(op string, err error) *goja.Object {
 		return c.errorf("%s: the request was cancelled", op)
 	case errors.Is(err, context.DeadlineExceeded):
 		return c.errorf("%s: the request timed out", op)
+	case errkind.Is(err, errkind.Unavailable):
+		return c.errorf("%s: the database is busy: try again", op)
 	}
 	return c.errorf("%s: %s", op, strings.ReplaceAll(err.Error(), "datastore: ", ""))
 }
