@@ -2,6 +2,8 @@
 // Datastore functions: every exported function is callable at POST /rest/$catalog/<name>,
 // subject to roles.json ("execute"). authentify is always callable, by guests too.
 
+const { findUser, checkPassword } = require("./lib/users");
+
 /**
  * authentify is the login of force login mode (the 4D documentation's example): it checks
  * the credentials against the Users dataclass and, when they are right, grants the session
@@ -13,10 +15,12 @@ exports.authentify = function (credentials) {
   if (!credentials || typeof credentials.identifier !== "string") {
     return "Wrong user";
   }
-  const users = ds.Users.query("name = :1", credentials.identifier);
-  const user = users.first();
+  // An exact lookup ("@" is no wildcard), and one bcrypt check even for an unknown user
+  // (lib/users.js), so the answer's timing does not tell which names exist.
+  const user = findUser("Users", "name", credentials.identifier);
+  const passwordOK = checkPassword(user, credentials.password);
   if (user !== null) {
-    if (verifyPasswordHash(credentials.password, user.password)) {
+    if (passwordOK) {
       const granted = Session.setPrivileges({
         privileges: "vip",
         roles: user.role ? [user.role] : [],

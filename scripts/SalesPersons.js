@@ -3,6 +3,7 @@
 
 /** myCustomers returns the logged-in sales person's customers, best first. */
 exports.myCustomers = function () {
-  const me = ds.SalesPersons.query("email = :1", Session.userName).first();
+  // === is an exact match: with =, "@" in the user name would be a wildcard.
+  const me = ds.SalesPersons.query("email === :1", Session.userName).first();
   return me === null ? null : me.customers.orderBy("totalPurchase desc");
 };

@@ -4,6 +4,7 @@
 // Once it has accepted a session it is not called again for that session.
 
 const { fillSession } = require("./lib/session");
+const { findUser, checkPassword } = require("./lib/users");
 
 /**
  * @param {string} userId the username-4D header (here: a sales person's email)
@@ -17,17 +18,19 @@ module.exports = function (userId, password, isDigest, ip) {
     // bcrypt hashes cannot be checked against a digest computed by the client
     return false;
   }
-  const sales = ds.SalesPersons.query("email = :1", userId).first();
+  // Exact lookups ("@" is no wildcard in them), and exactly one bcrypt check whoever the
+  // user is, known or not (lib/users.js), so the answer's timing does not tell which exist.
+  const sales = findUser("SalesPersons", "email", userId);
   if (sales !== null) {
-    if (verifyPasswordHash(password, sales.password)) {
+    if (checkPassword(sales, password)) {
       fillSession(sales);
       return true;
     }
     return false;
   }
   // Staff accounts (the Users dataclass), e.g. the administrator.
-  const user = ds.Users.query("name = :1", userId).first();
-  if (user !== null && verifyPasswordHash(password, user.password)) {
+  const user = findUser("Users", "name", userId);
+  if (checkPassword(user, password)) {
     Session.setPrivileges({ privileges: "vip", roles: user.role ? [user.role] : [], userName: user.name, fullName: user.fullName });
     return true;
   }

@@ -8,5 +8,5 @@ exports.fillSession = function (sales) {
   Session.setPrivileges({ roles: "SalesTeam", userName: sales.email, fullName: info.userName });
   Session.storage.info = info;
   Session.storage.myTop3 = sales.customers.orderBy("totalPurchase desc").slice(0, 3).toArray()
-    .map((c) => ({ name: c.name, totalPurchase: c.totalPurchase }));
+    .map((/** @type {GatehouseEntity} */ c) => ({ name: c.name, totalPurchase: c.totalPurchase }));
 };
