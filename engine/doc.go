@@ -1,7 +1,8 @@
-// Package engine runs the JavaScript of a gatehouse app: it loads and
-// compiles the scripts folder, hands out sandboxed goja runtimes from a pool,
-// calls exported functions with a time limit, and swaps in a new script set
-// on reload without disturbing calls in flight.
+// Package engine runs the JavaScript of a gatehouse app. An Engine is the
+// host: it loads and compiles the scripts folder into an immutable script set
+// (*Scripts), hands out sandboxed goja runtimes from a pool, and calls the
+// exported functions of a set with a time limit. It keeps no set of its own:
+// the caller owns the sets, pins one per request and swaps them on reload.
 //
 // The rest of this comment is the contract for script authors.
 //
@@ -21,6 +22,13 @@
 // error anywhere is refused as a whole, with file:line for each problem
 // ("gatehouse check" prints them): at start the server does not start, on
 // reload the previous set stays active.
+//
+// Only regular files are read. A .js name that is a FIFO, a device or a
+// socket is an error and is never opened. Symbolic links are followed only
+// inside scripts/ and must be relative: a link that leads outside, or an
+// absolute one, is an error (a symbolic link to a folder inside scripts/
+// works; a loop is an error). A file may be at most 4 MiB, and a set at most
+// 32 MiB in 10 000 files and folders.
 //
 // Scripts run in strict mode, as if every file began with "use strict".
 // A file's top level may not return (wrap such code in a function).
@@ -125,6 +133,21 @@
 // recursion is an error. Slow helpers (bcrypt) also stop waiting when the
 // request is cancelled.
 //
+// The timeout also bounds regular expressions. goja runs most of them on Go's
+// regexp package, in linear time; those that need backtracking
+// (backreferences such as \1, lookahead and lookbehind) or that search from a
+// lastIndex past 0 run on a backtracking engine, where a pattern such as
+// /^(a+)+\1$/ can take hours on a short string. Such a match is stopped
+// once it has run for the timeout plus a second, and the call gets 503 like
+// any call that ran out of time: a call that starts with such a match ends
+// after about its timeout plus a second, and none runs for more than twice
+// its timeout plus a second. The script never goes on with the stopped
+// match's answer. With several engines in one process (regexp2 has one
+// bound for all), the longest of their timeouts counts.
+// One exception: split with a RegExp subclass (or a regular expression whose
+// constructor property was replaced) runs one such match per position of the
+// string.
+//
 // Memory is bounded for the whole server, not per call (goja cannot count
 // what one call allocates): when the Go heap passes Options.MaxHeap (three
 // quarters of GOMEMLIMIT, else 1 GiB), every call that has run for more than
@@ -144,13 +167,28 @@
 //
 // # Go API
 //
-// New loads a set; Reload loads a new one and swaps it in, or keeps the old
-// one and reports the error (LastError). Call runs an exported function;
-// Authenticate runs onRESTAuthentication. A *ScriptError reports a problem
-// in a script (with file, line and whether its message may be shown);
-// ErrTimeout, ErrNoFunction and the request context's error are returned
-// wrapped; any other error is an internal failure (for example a Session
-// method that failed), never something a script can catch.
+// New makes the host (the runtime pool, the sandbox, the limits); it reads no
+// script. Load reads, compiles and inspects the scripts folder and returns a
+// *Scripts, or an ErrorList of every problem; a missing folder is an empty
+// set, and so is a nil *Scripts. A *Scripts is immutable and is what a caller
+// asks about (HasAuthentication, Function, Functions, Modules, Has) and runs:
+// Call runs an exported function of a set, Authenticate runs its
+// onRESTAuthentication. Check loads a folder once and reports its problems
+// ("gatehouse check").
+//
+// Reload is the caller's: it calls Load (with a context, which a newer reload
+// may cancel), validates the new set with the rest of its configuration, and
+// swaps its own pointer only if all is well. Calls in flight keep the
+// *Scripts they were given, to their end (including modules they require
+// after the swap); new calls get the new one. A rejected set changes nothing.
+//
+// A *ScriptError reports a problem in a script (with file, line and whether
+// its message may be shown); ErrTimeout, ErrMemoryLimit, ErrNoFunction and
+// the request context's error are returned wrapped; any other error is an
+// internal failure (for example a Session method that failed), never
+// something a script can catch. Once a call's deadline has passed, nothing of
+// it counts: its result is replaced by ErrTimeout, host functions
+// (Session...) do nothing, and Session.storage is not written.
 //
 // Runtimes are pooled and reused. Each is hardened once when created: host
 // globals are installed, then every object reachable from the global object

@@ -7,10 +7,7 @@ import (
 	"log/slog"
 	"regexp"
 	goruntime "runtime"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
@@ -28,6 +25,8 @@ type Options struct {
 	// no scripts.
 	Dir string
 	// Timeout is the wall-clock limit of one call (DefaultTimeout when zero).
+	// It also bounds each backtracking regular expression match (the longest
+	// Timeout of the process's engines, plus a second: see boundRegexps).
 	Timeout time.Duration
 	// MaxCallStack limits the JavaScript call depth (DefaultMaxCallStack
 	// when zero).
@@ -67,44 +66,42 @@ type FunctionInfo struct {
 	OnHTTPGet bool
 }
 
-// Engine runs the scripts of one app folder. It is safe for concurrent use.
+// Engine is the host of an app's scripts: a pool of sandboxed runtimes, the
+// limits of a call (timeout, call slots, memory watch), and the loader of
+// script sets. It holds no script set itself: Load returns one (*Scripts)
+// and every call names the set it runs on, so that a caller can pin one set
+// for a whole request and swap sets on reload as it sees fit. It is safe for
+// concurrent use.
 type Engine struct {
 	opts  Options
 	log   *slog.Logger
-	snap  atomic.Pointer[snapshot]
 	idle  chan *runtime // the pool of idle runtimes
 	slots chan struct{} // one per call running (MaxConcurrent)
 	mem   *memoryWatch
-
-	reloadMu sync.Mutex // one Reload at a time
-	mu       sync.Mutex // guards lastErr and onReload
-	lastErr  error
-	onReload func(error)
 }
 
-// New loads and compiles the whole script set of opts.Dir. An invalid set is
-// an ErrorList of *ScriptError, one per problem, with file and line.
+// New makes the host. It loads no scripts: call Load for a set. It fails
+// when an Options.Globals entry is not an identifier or is already defined.
+//
+// New also bounds the backtracking regular expressions of the process by
+// Options.Timeout (see boundRegexps): make engines before running scripts.
 func New(opts Options) (*Engine, error) {
 	e, err := newEngine(opts)
 	if err != nil {
 		return nil, err
 	}
-	snap, err := e.load()
-	if err != nil {
-		return nil, err
-	}
-	e.snap.Store(snap)
+	boundRegexps(e.opts.Timeout)
 	return e, nil
 }
 
 // Check compiles and inspects every script under dir and returns every
 // problem, without serving anything (for "gatehouse check").
 func Check(dir string) error {
-	e, err := newEngine(Options{Dir: dir})
+	e, err := New(Options{Dir: dir})
 	if err != nil {
 		return err
 	}
-	_, err = e.load()
+	_, err = e.Load(context.Background())
 	return err
 }
 
@@ -153,77 +150,14 @@ func newEngine(opts Options) (*Engine, error) {
 		mem:   newMemoryWatch(maxHeap(opts.MaxHeap), log)}, nil
 }
 
-// Reload loads and compiles the whole script set again. On success the new
-// set replaces the active one atomically (calls already running finish on
-// the old one); on failure the active set stays and the error is kept for
-// LastError.
-func (e *Engine) Reload() error {
-	e.reloadMu.Lock()
-	defer e.reloadMu.Unlock()
-	snap, err := e.load()
-	if err == nil {
-		e.snap.Store(snap)
-	}
-	e.mu.Lock()
-	e.lastErr = err
-	hook := e.onReload
-	e.mu.Unlock()
-	if hook != nil {
-		hook(err)
-	}
-	return err
-}
-
-// LastError returns nil after a successful load or reload, else the error of
-// the rejected set.
-func (e *Engine) LastError() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.lastErr
-}
-
-// SetOnReload sets a function called after each Reload attempt with its
-// result (for tests and for logging).
-func (e *Engine) SetOnReload(f func(error)) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.onReload = f
-}
-
-// HasAuthentication reports whether scripts/onRESTAuthentication.js exists
-// in the active set.
-func (e *Engine) HasAuthentication() bool {
-	return e.snap.Load().auth
-}
-
-// Function returns an exported function of module: "DataStore" or a
-// dataclass name (file scripts/{module}.js).
-func (e *Engine) Function(module, name string) (FunctionInfo, bool) {
-	m, ok := e.snap.Load().modules[module]
-	if !ok {
-		return FunctionInfo{}, false
-	}
-	fi, ok := m.byName[name]
-	return fi, ok
-}
-
-// Functions returns the exported functions of module, sorted by name.
-func (e *Engine) Functions(module string) []FunctionInfo {
-	m, ok := e.snap.Load().modules[module]
-	if !ok {
-		return nil
-	}
-	return slices.Clone(m.funcs)
-}
-
-// Authenticate runs scripts/onRESTAuthentication.js, whose module.exports is
-// function (user, password, isDigest, ip). Only a result of true accepts.
-func (e *Engine) Authenticate(ctx context.Context, s Session, user, password string, isDigest bool, ip string) (bool, error) {
-	snap := e.snap.Load()
-	if !snap.auth {
+// Authenticate runs scripts/onRESTAuthentication.js of sc, whose
+// module.exports is function (user, password, isDigest, ip). Only a result of
+// true accepts. Without that file it returns ErrNoFunction.
+func (e *Engine) Authenticate(ctx context.Context, sc *Scripts, s Session, user, password string, isDigest bool, ip string) (bool, error) {
+	if !sc.HasAuthentication() {
 		return false, fmt.Errorf("%w: %s", ErrNoFunction, authFile)
 	}
-	out, err := e.run(ctx, s, snap, &task{what: "onRESTAuthentication", file: authFile,
+	out, err := e.run(ctx, s, sc, &task{what: "onRESTAuthentication", file: authFile,
 		body: func(rt *runtime, module *goja.Object) (any, error) {
 			vm := rt.vm
 			res, err := rt.invoke(module, "", []goja.Value{vm.ToValue(user), vm.ToValue(password), vm.ToValue(isDigest), vm.ToValue(ip)})
@@ -238,20 +172,20 @@ func (e *Engine) Authenticate(ctx context.Context, s Session, user, password str
 	return out.(bool), nil
 }
 
-// Call runs the exported function name of module with args (JSON-decoded
-// values). The result is JSON-compatible (map[string]any, []any, string,
-// float64, bool, nil), except that a Go value wrapped for the script is
-// returned unchanged.
-func (e *Engine) Call(ctx context.Context, s Session, module, name string, args []any) (any, error) {
-	snap := e.snap.Load()
-	m, ok := snap.modules[module]
-	if !ok {
+// Call runs the exported function name of module in the script set sc, with
+// args (JSON-decoded values). The result is JSON-compatible (map[string]any,
+// []any, string, float64, bool, nil), except that a Go value wrapped for the
+// script is returned unchanged. A module or function that sc does not export
+// is ErrNoFunction.
+func (e *Engine) Call(ctx context.Context, sc *Scripts, s Session, module, name string, args []any) (any, error) {
+	m := sc.module(module)
+	if m == nil {
 		return nil, fmt.Errorf("%w: %s", ErrNoFunction, module)
 	}
 	if _, ok := m.byName[name]; !ok {
 		return nil, fmt.Errorf("%w: %s.%s", ErrNoFunction, module, name)
 	}
-	return e.run(ctx, s, snap, &task{what: module + "." + name, file: m.file,
+	return e.run(ctx, s, sc, &task{what: module + "." + name, file: m.file,
 		body: func(rt *runtime, module *goja.Object) (any, error) {
 			jsArgs := make([]goja.Value, len(args))
 			for i, a := range args {
@@ -277,13 +211,13 @@ type task struct {
 	body    func(rt *runtime, module *goja.Object) (any, error)
 }
 
-// run takes a runtime from the pool, runs t on it under the timeout, and
-// returns the runtime when it is fit for reuse.
-func (e *Engine) run(ctx context.Context, s Session, snap *snapshot, t *task) (any, error) {
+// run takes a runtime from the pool, runs t on it with the scripts of sc
+// under the timeout, and returns the runtime when it is fit for reuse.
+func (e *Engine) run(ctx context.Context, s Session, sc *Scripts, t *task) (any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", t.what, err)
 	}
-	if !t.loading { // loading runs one file at a time, from Reload: it needs no slot
+	if !t.loading { // loading runs one file at a time, from Load: it needs no slot
 		if err := e.acquire(ctx, t); err != nil {
 			return nil, err
 		}
@@ -295,7 +229,8 @@ func (e *Engine) run(ctx context.Context, s Session, snap *snapshot, t *task) (a
 	}
 	callCtx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
 	defer cancel()
-	rt.cur = &call{ctx: callCtx, parent: ctx, snap: snap, session: s, loading: t.loading,
+	deadline, _ := callCtx.Deadline()
+	rt.cur = &call{ctx: callCtx, deadline: deadline, parent: ctx, scripts: sc, session: s, loading: t.loading,
 		file: t.file, modules: map[string]*goja.Object{}}
 	rt.cur.mem = e.mem.enter(rt)
 
@@ -323,7 +258,7 @@ func (e *Engine) run(ctx context.Context, s Session, snap *snapshot, t *task) (a
 	// exception leaves it clean.
 	var ie *goja.InterruptedError
 	var so *goja.StackOverflowError
-	reuse = !errors.As(err, &ie) && !errors.As(err, &so) && rt.cur.failure == nil
+	reuse = !errors.As(err, &ie) && !errors.As(err, &so) && !errors.Is(err, errDeadline) && rt.cur.failure == nil
 	if err != nil {
 		err = rt.callError(err, t)
 	}
@@ -349,13 +284,31 @@ func (e *Engine) acquire(ctx context.Context, t *task) error {
 	}
 }
 
+// errDeadline ends a call that came back after its deadline without being
+// interrupted: callError reports it as the interrupt it would have been.
+var errDeadline = errors.New("engine: call ended after its deadline")
+
 // exec loads the task's module and runs its body, then writes back the
 // session storage.
+//
+// Once the call's deadline has passed, what the script returned or threw is
+// not used and the storage is not written: a built-in that goja does not
+// interrupt may have been cut short by its own bound and given the script a
+// wrong answer (a regular expression stopped by regexp2's MatchTimeout reads
+// as "no match"), and the script may have run on with it for the few
+// instructions before the interrupt landed.
 func (rt *runtime) exec(t *task) (any, error) {
 	module, err := rt.module(t.file)
 	var out any
 	if err == nil {
 		out, err = t.body(rt, module)
+	}
+	if rt.cur.expired() && rt.cur.failure == nil {
+		var ie *goja.InterruptedError
+		if !errors.As(err, &ie) {
+			err = errDeadline
+		}
+		return nil, err
 	}
 	if err != nil {
 		var ex *goja.Exception
@@ -425,12 +378,14 @@ func (rt *runtime) callError(err error, t *task) error {
 		return c.failure
 	case errors.As(err, &ie) && c.mem.stopped.Load():
 		return fmt.Errorf("%w: %s", ErrMemoryLimit, t.what)
-	case errors.As(err, &ie):
+	case errors.As(err, &ie) || errors.Is(err, errDeadline):
 		if perr := c.parent.Err(); perr != nil {
 			return fmt.Errorf("engine: %s: %w", t.what, perr)
 		}
 		loc := &ScriptError{}
-		rt.locate(loc, ie.Stack())
+		if ie != nil {
+			rt.locate(loc, ie.Stack())
+		}
 		if loc.File != "" {
 			return fmt.Errorf("%w: %s (at %s:%d)", ErrTimeout, t.what, loc.File, loc.Line)
 		}
@@ -474,7 +429,7 @@ func (rt *runtime) locate(se *ScriptError, frames []goja.StackFrame) {
 	for i := range frames {
 		f := &frames[i]
 		name := f.SrcName()
-		if rt.cur.snap.programs[name] == nil {
+		if rt.cur.scripts.program(name) == nil {
 			continue // native code or the engine's own helpers
 		}
 		p := f.Position()

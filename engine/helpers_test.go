@@ -12,7 +12,7 @@ import (
 )
 
 func TestPasswordHelpers(t *testing.T) {
-	e := newTestEngine(t, map[string]string{"DataStore.js": `
+	e, sc := newTestEngine(t, map[string]string{"DataStore.js": `
 		exports.hash = function (pw, opts) { return generatePasswordHash(pw, opts); };
 		exports.verify = function (pw, hash) { return verifyPasswordHash(pw, hash); };
 	`})
@@ -37,7 +37,7 @@ func TestPasswordHelpers(t *testing.T) {
 			if tt.opts != nil {
 				args = append(args, tt.opts)
 			}
-			hash, ok := mustCall(t, e, nil, "hash", args...).(string)
+			hash, ok := mustCall(t, e, sc, nil, "hash", args...).(string)
 			if !ok {
 				t.Fatalf("hash is not a string")
 			}
@@ -45,7 +45,7 @@ func TestPasswordHelpers(t *testing.T) {
 				t.Errorf("cost of %q = %d, %v; want %d", hash, cost, err, tt.wantCost)
 			}
 			for pw, want := range tt.verify {
-				if got := mustCall(t, e, nil, "verify", pw, hash); got != want {
+				if got := mustCall(t, e, sc, nil, "verify", pw, hash); got != want {
 					t.Errorf("verify(%q) = %v, want %v", pw, got, want)
 				}
 			}
@@ -55,10 +55,10 @@ func TestPasswordHelpers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := mustCall(t, e, nil, "verify", "from go", string(goHash)); got != true {
+	if got := mustCall(t, e, sc, nil, "verify", "from go", string(goHash)); got != true {
 		t.Errorf("verify of a Go-made hash = %v, want true", got)
 	}
-	if got := mustCall(t, e, nil, "verify", "x", "not a hash"); got != false {
+	if got := mustCall(t, e, sc, nil, "verify", "x", "not a hash"); got != false {
 		t.Errorf("verify against a malformed hash = %v, want false", got)
 	}
 	for _, args := range [][]any{
@@ -69,15 +69,15 @@ func TestPasswordHelpers(t *testing.T) {
 		{"pw", "cheap"},
 		{float64(1)},
 	} {
-		_, err := e.Call(context.Background(), nil, "DataStore", "hash", args)
+		_, err := e.Call(context.Background(), sc, nil, "DataStore", "hash", args)
 		scriptError(t, err)
 	}
-	_, err = e.Call(context.Background(), nil, "DataStore", "verify", []any{"pw", nil})
+	_, err = e.Call(context.Background(), sc, nil, "DataStore", "verify", []any{"pw", nil})
 	scriptError(t, err)
 }
 
 func TestGenerateDigest(t *testing.T) {
-	e := newTestEngine(t, map[string]string{"DataStore.js": `
+	e, sc := newTestEngine(t, map[string]string{"DataStore.js": `
 		exports.digest = function (text, algo) { return generateDigest(text, algo); };
 	`})
 	tests := []struct{ text, algo, want string }{
@@ -90,12 +90,12 @@ func TestGenerateDigest(t *testing.T) {
 		{"é", "md5", "66ddcd97cfdeabb2f6fb8a999b4bc76f"}, // UTF-8 bytes c3 a9
 	}
 	for _, tt := range tests {
-		if got := mustCall(t, e, nil, "digest", tt.text, tt.algo); got != tt.want {
+		if got := mustCall(t, e, sc, nil, "digest", tt.text, tt.algo); got != tt.want {
 			t.Errorf("generateDigest(%q, %q) = %v, want %v", tt.text, tt.algo, got, tt.want)
 		}
 	}
 	for _, args := range [][]any{{"abc", "sha3"}, {"abc", nil}, {nil, "md5"}} {
-		_, err := e.Call(context.Background(), nil, "DataStore", "digest", args)
+		_, err := e.Call(context.Background(), sc, nil, "DataStore", "digest", args)
 		scriptError(t, err)
 	}
 }
@@ -103,11 +103,11 @@ func TestGenerateDigest(t *testing.T) {
 func TestConsole(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e := newTestEngine(t, map[string]string{
+	e, sc := newTestEngine(t, map[string]string{
 		"DataStore.js": "const lib = require('./lib/log');\nexports.f = function () {\n  console.log('hello', 42, {a: [1]}, null);\n  console.warn('careful');\n  lib.err();\n  console.debug(undefined, Symbol('s'));\n  console.info(function named() {});\n};\n",
 		"lib/log.js":   "exports.err = function () {\n  console.error('failed', new Error('boom'));\n};\n",
 	}, func(o *Options) { o.Logger = log })
-	mustCall(t, e, nil, "f")
+	mustCall(t, e, sc, nil, "f")
 	type record struct {
 		Level, Msg, Script string
 		Line               int

@@ -25,8 +25,9 @@ func writeFiles(t testing.TB, dir string, files map[string]string) {
 	}
 }
 
-// newTestEngine writes files into a new scripts folder and loads it.
-func newTestEngine(t testing.TB, files map[string]string, opts ...func(*Options)) *Engine {
+// newTestEngine writes files into a new scripts folder, makes an engine and
+// loads the set.
+func newTestEngine(t testing.TB, files map[string]string, opts ...func(*Options)) (*Engine, *Scripts) {
 	t.Helper()
 	o := Options{Dir: t.TempDir()}
 	for _, f := range opts {
@@ -37,13 +38,28 @@ func newTestEngine(t testing.TB, files map[string]string, opts ...func(*Options)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return e
+	sc, err := e.Load(context.Background())
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return e, sc
 }
 
-// mustCall calls DataStore.name and fails the test on error.
-func mustCall(t testing.TB, e *Engine, s Session, name string, args ...any) any {
+// load makes an engine for dir and loads its set: the engine is nil when New
+// fails, the set when Load does.
+func load(opts Options) (*Engine, *Scripts, error) {
+	e, err := New(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc, err := e.Load(context.Background())
+	return e, sc, err
+}
+
+// mustCall calls DataStore.name of sc and fails the test on error.
+func mustCall(t testing.TB, e *Engine, sc *Scripts, s Session, name string, args ...any) any {
 	t.Helper()
-	out, err := e.Call(context.Background(), s, "DataStore", name, args)
+	out, err := e.Call(context.Background(), sc, s, "DataStore", name, args)
 	if err != nil {
 		t.Fatalf("Call(%s): %v", name, err)
 	}

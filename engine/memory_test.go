@@ -19,7 +19,7 @@ import (
 // side gets ErrMemoryLimit, the memory comes back, and the engine goes on serving.
 func TestMemoryLimitStopsRunawayAllocation(t *testing.T) {
 	const limit = 64 << 20
-	e := newTestEngine(t, map[string]string{"DataStore.js": `
+	e, sc := newTestEngine(t, map[string]string{"DataStore.js": `
 		exports.arrays = function () { let a = []; for (;;) a.push(new Array(1e5).fill(1)); };
 		exports.objects = function () { const o = {}; for (let i = 0; ; i++) o["k" + i] = { i: i, s: "v" + i }; };
 		exports.strings = function () { const a = []; for (let i = 0; ; i++) a.push("x".repeat(1000) + i); };
@@ -28,7 +28,7 @@ func TestMemoryLimitStopsRunawayAllocation(t *testing.T) {
 	for _, name := range []string{"arrays", "objects", "strings"} {
 		t.Run(name, func(t *testing.T) {
 			start := time.Now()
-			_, err := e.Call(context.Background(), nil, "DataStore", name, nil)
+			_, err := e.Call(context.Background(), sc, nil, "DataStore", name, nil)
 			if !errors.Is(err, ErrMemoryLimit) || errors.Is(err, ErrTimeout) {
 				t.Fatalf("got %v, want ErrMemoryLimit", err)
 			}
@@ -41,7 +41,7 @@ func TestMemoryLimitStopsRunawayAllocation(t *testing.T) {
 			if live := collectHeap(); live > limit {
 				t.Errorf("live heap %d MiB after the call, want under %d MiB: the runtime was kept", live>>20, limit>>20)
 			}
-			if got := mustCall(t, e, nil, "ok", name); got != name {
+			if got := mustCall(t, e, sc, nil, "ok", name); got != name {
 				t.Errorf("after the stop: got %v, want %v", got, name)
 			}
 		})
@@ -51,13 +51,13 @@ func TestMemoryLimitStopsRunawayAllocation(t *testing.T) {
 // TestMemoryLimitOff checks that a negative MaxHeap turns the watch off: a call that
 // allocates a lot yet finishes is not stopped, and nothing is watched.
 func TestMemoryLimitOff(t *testing.T) {
-	e := newTestEngine(t, map[string]string{"DataStore.js": `
+	e, sc := newTestEngine(t, map[string]string{"DataStore.js": `
 		exports.big = function () { const a = []; for (let i = 0; i < 40; i++) a.push(new Array(1e5).fill(i)); return a.length; };
 	`}, func(o *Options) { o.MaxHeap = -1; o.Timeout = time.Minute })
 	if e.mem.limit != 0 {
 		t.Fatalf("limit %d, want 0 (off)", e.mem.limit)
 	}
-	if got := mustCall(t, e, nil, "big"); got != float64(40) {
+	if got := mustCall(t, e, sc, nil, "big"); got != float64(40) {
 		t.Fatalf("got %v, want 40", got)
 	}
 	if n := len(e.mem.calls); n != 0 {

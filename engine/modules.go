@@ -73,7 +73,7 @@ func (rt *runtime) module(file string) (*goja.Object, error) {
 	if m := c.modules[file]; m != nil {
 		return m, nil // loaded, or being loaded (a require cycle sees partial exports)
 	}
-	prg := c.snap.programs[file]
+	prg := c.scripts.program(file)
 	if prg == nil {
 		return nil, errors.New("engine: no module " + file)
 	}
@@ -105,7 +105,7 @@ func (rt *runtime) module(file string) (*goja.Object, error) {
 func (rt *runtime) requireFrom(dir string) func(goja.FunctionCall) goja.Value {
 	return func(fc goja.FunctionCall) goja.Value {
 		spec := rt.stringArg(fc, 0, "require", "path")
-		file, msg := resolve(rt.cur.snap, dir, spec)
+		file, msg := resolve(rt.cur.scripts, dir, spec)
 		if msg != "" {
 			return rt.throw("Error", "require(%q): %s", spec, msg)
 		}
@@ -120,7 +120,7 @@ func (rt *runtime) requireFrom(dir string) func(goja.FunctionCall) goja.Value {
 // resolve finds the file that spec names from dir: relative paths only,
 // ".js" optional, index.js for a folder, never outside the scripts folder.
 // It returns a message for the script when there is no such module.
-func resolve(snap *snapshot, dir, spec string) (string, string) {
+func resolve(sc *Scripts, dir, spec string) (string, string) {
 	if !strings.HasPrefix(spec, "./") && !strings.HasPrefix(spec, "../") {
 		return "", "only relative paths inside the scripts folder can be required (start with ./ or ../)"
 	}
@@ -129,7 +129,7 @@ func resolve(snap *snapshot, dir, spec string) (string, string) {
 		return "", "path leads outside the scripts folder"
 	}
 	for _, candidate := range []string{p, p + ".js", path.Join(p, "index.js")} {
-		if strings.HasSuffix(candidate, ".js") && snap.programs[candidate] != nil {
+		if strings.HasSuffix(candidate, ".js") && sc.program(candidate) != nil {
 			return candidate, ""
 		}
 	}

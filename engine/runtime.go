@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/dop251/goja"
 )
@@ -44,12 +45,13 @@ type runtime struct {
 // of capturing anything, so the runtime carries nothing from one call to the
 // next.
 type call struct {
-	ctx     context.Context // the call's context, with the timeout
-	parent  context.Context // the caller's context
-	snap    *snapshot
-	session Session // nil when the call has no session
-	loading bool    // load-time inspection: host globals are not available
-	file    string  // the module the call runs
+	ctx      context.Context // the call's context, with the timeout
+	deadline time.Time       // ctx's deadline
+	parent   context.Context // the caller's context
+	scripts  *Scripts        // the set the call runs on
+	session  Session         // nil when the call has no session
+	loading  bool            // load-time inspection: host globals are not available
+	file     string          // the module the call runs
 
 	modules   map[string]*goja.Object // module objects of this call, by file
 	globals   []goja.Value            // Options.Globals, resolved on first use
@@ -57,6 +59,13 @@ type call struct {
 	loggedOut bool
 	failure   error    // a host binding failed; the call ends with this error
 	mem       *watched // the call under the memory watch
+}
+
+// expired reports whether the call's deadline has passed or its context
+// ended. It reads the clock rather than waiting for ctx's timer, which may run
+// late on a busy machine.
+func (c *call) expired() bool {
+	return c.ctx.Err() != nil || !time.Now().Before(c.deadline)
 }
 
 // newRuntime creates a runtime, installs the host globals and hardens it.
@@ -141,9 +150,19 @@ func (rt *runtime) helper(p *goja.Program) (goja.Callable, error) {
 }
 
 // fn makes a native function with a chosen name (goja would name it after
-// the Go function, which scripts need not see).
+// the Go function, which scripts need not see). Once the call's deadline has
+// passed, a host function does nothing and ends the call: goja may not have
+// seen the interrupt yet (it is delivered by another goroutine), and the
+// script may be acting on the wrong answer of a regular expression that
+// regexp2 stopped (see exec).
 func (rt *runtime) fn(name string, f func(goja.FunctionCall) goja.Value) *goja.Object {
-	obj := rt.vm.ToValue(f).(*goja.Object)
+	obj := rt.vm.ToValue(func(fc goja.FunctionCall) goja.Value {
+		if c := rt.cur; c != nil && c.expired() {
+			rt.vm.Interrupt(interruption{})
+			return goja.Undefined()
+		}
+		return f(fc)
+	}).(*goja.Object)
 	_ = obj.DefineDataProperty("name", rt.vm.ToValue(name), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 	return obj
 }
@@ -220,7 +239,7 @@ func (rt *runtime) getGlobal(i int, g Global) func(goja.FunctionCall) goja.Value
 // caller returns the script file and line of the innermost script frame.
 func (rt *runtime) caller() (string, int) {
 	for _, f := range rt.vm.CaptureCallStack(16, nil) {
-		if rt.cur != nil && rt.cur.snap.programs[f.SrcName()] != nil {
+		if rt.cur != nil && rt.cur.scripts.program(f.SrcName()) != nil {
 			p := f.Position()
 			return f.SrcName(), p.Line
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 func TestIsolationBetweenCalls(t *testing.T) {
-	e := newTestEngine(t, map[string]string{
+	e, sc := newTestEngine(t, map[string]string{
 		"DataStore.js": `
 			let counter = 0;
 			const lib = require('./lib/state');
@@ -49,16 +49,16 @@ func TestIsolationBetweenCalls(t *testing.T) {
 	}, func(o *Options) { o.PoolSize = 1 })
 	s := newFakeSession()
 	for range 3 {
-		if got, want := mustCall(t, e, s, "count"), []any{float64(1), float64(1)}; !reflect.DeepEqual(got, want) {
+		if got, want := mustCall(t, e, sc, s, "count"), []any{float64(1), float64(1)}; !reflect.DeepEqual(got, want) {
 			t.Fatalf("count = %v, want %v: module state survived a call", got, want)
 		}
 	}
-	want := mustCall(t, e, s, "look")
+	want := mustCall(t, e, sc, s, "look")
 	for _, what := range []string{"global", "sloppyGlobal", "arrayProto", "objectProto", "replaceMethod", "replaceJSON",
 		"replaceGlobal", "iteratorProto", "consoleObj", "helper", "sessionObj", "defineGlobal", "deleteGlobal",
 		"errorProto", "functionProto", "promiseThen"} {
-		failed := mustCall(t, e, s, "pollute", what)
-		if got := mustCall(t, e, s, "look"); !reflect.DeepEqual(got, want) {
+		failed := mustCall(t, e, sc, s, "pollute", what)
+		if got := mustCall(t, e, sc, s, "look"); !reflect.DeepEqual(got, want) {
 			t.Errorf("after %s: the next call saw %v, want %v", what, got, want)
 		}
 		if what != "sloppyGlobal" && failed != true {
@@ -71,7 +71,7 @@ func TestIsolationBetweenCalls(t *testing.T) {
 // global object (as harden.js does) after scripts have run, so that an
 // intrinsic created lazily by goja after hardening is caught.
 func TestEverythingReachableIsFrozen(t *testing.T) {
-	e := newTestEngine(t, map[string]string{"DataStore.js": `
+	e, sc := newTestEngine(t, map[string]string{"DataStore.js": `
 		exports.exercise = async function () {
 			const s = new Set([1]); const m = new Map([[1, 2]]);
 			for (const x of s) {} for (const x of m) {} for (const c of 'ab') {}
@@ -104,14 +104,14 @@ func TestEverythingReachableIsFrozen(t *testing.T) {
 		};
 	`}, func(o *Options) { o.PoolSize = 1 })
 	s := newFakeSession()
-	mustCall(t, e, s, "exercise")
-	if got := mustCall(t, e, s, "unfrozen"); len(got.([]any)) != 0 {
+	mustCall(t, e, sc, s, "exercise")
+	if got := mustCall(t, e, sc, s, "unfrozen"); len(got.([]any)) != 0 {
 		t.Errorf("objects reachable by scripts that are not frozen: %v", got)
 	}
 }
 
 func TestOrdinaryCodeWorksOnFrozenIntrinsics(t *testing.T) {
-	e := newTestEngine(t, map[string]string{"DataStore.js": `
+	e, sc := newTestEngine(t, map[string]string{"DataStore.js": `
 		exports.run = function () {
 			const err = new Error('x'); err.name = 'AuthError'; err.message = 'changed';
 			const dict = {}; dict.constructor = 1; dict.toString = 2; dict.hasOwnProperty = 3; dict.valueOf = 4;
@@ -123,35 +123,35 @@ func TestOrdinaryCodeWorksOnFrozenIntrinsics(t *testing.T) {
 		};
 		exports.protoTarget = function () { Object.prototype.toString = null; };
 	`})
-	got := mustCall(t, e, nil, "run")
+	got := mustCall(t, e, sc, nil, "run")
 	want := []any{"AuthError:changed", float64(10), true, "acct", "str", "AuthError: changed"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("run = %v, want %v", got, want)
 	}
-	_, err := e.Call(context.Background(), nil, "DataStore", "protoTarget", nil)
+	_, err := e.Call(context.Background(), sc, nil, "DataStore", "protoTarget", nil)
 	if se := scriptError(t, err); !strings.Contains(se.Message, "read only") {
 		t.Errorf("assigning a built-in's own method: got %v, want a read-only TypeError", err)
 	}
 }
 
 func TestNoHostAccess(t *testing.T) {
-	e := newTestEngine(t, map[string]string{"DataStore.js": `
+	e, sc := newTestEngine(t, map[string]string{"DataStore.js": `
 		exports.globals = function () {
 			return ['setTimeout', 'setInterval', 'process', 'global', 'fetch', 'XMLHttpRequest', 'load', 'print', 'os', 'env']
 				.filter(function (n) { return typeof globalThis[n] !== 'undefined'; });
 		};
 		exports.names = function () { return [require.name, Session.setPrivileges.name, console.log.name]; };
 	`})
-	if got := mustCall(t, e, nil, "globals"); len(got.([]any)) != 0 {
+	if got := mustCall(t, e, sc, nil, "globals"); len(got.([]any)) != 0 {
 		t.Errorf("host globals present: %v", got)
 	}
-	if got, want := mustCall(t, e, newFakeSession(), "names"), []any{"require", "setPrivileges", "log"}; !reflect.DeepEqual(got, want) {
+	if got, want := mustCall(t, e, sc, newFakeSession(), "names"), []any{"require", "setPrivileges", "log"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("function names = %v, want %v (no Go names)", got, want)
 	}
 }
 
 func TestTimeout(t *testing.T) {
-	e := newTestEngine(t, map[string]string{"DataStore.js": `
+	e, sc := newTestEngine(t, map[string]string{"DataStore.js": `
 		exports.spin = function () { while (true) {} };
 		exports.spinCatching = function () { for (;;) { try { while (true) {} } catch (e) {} } };
 		exports.ok = function (n) { return n; };
@@ -164,7 +164,7 @@ func TestTimeout(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			_, err := e.Call(context.Background(), nil, "DataStore", name, nil)
+			_, err := e.Call(context.Background(), sc, nil, "DataStore", name, nil)
 			if !errors.Is(err, ErrTimeout) {
 				spinErrs <- err
 			}
@@ -175,7 +175,7 @@ func TestTimeout(t *testing.T) {
 	}
 	// Other calls go on while the runaways spin.
 	for i := range 50 {
-		if got, err := e.Call(context.Background(), nil, "DataStore", "ok", []any{float64(i)}); err != nil || got != float64(i) {
+		if got, err := e.Call(context.Background(), sc, nil, "DataStore", "ok", []any{float64(i)}); err != nil || got != float64(i) {
 			t.Errorf("ok(%d) during runaway calls = %v, %v", i, got, err)
 		}
 	}
@@ -184,17 +184,17 @@ func TestTimeout(t *testing.T) {
 	for err := range spinErrs {
 		t.Errorf("runaway call: got %v, want ErrTimeout", err)
 	}
-	_, err := e.Call(context.Background(), nil, "DataStore", "spin", nil)
+	_, err := e.Call(context.Background(), sc, nil, "DataStore", "spin", nil)
 	if err == nil || !strings.Contains(err.Error(), "DataStore.js:2") {
 		t.Errorf("timeout error %v does not say where the script was", err)
 	}
-	if got := mustCall(t, e, nil, "ok", "after"); got != "after" {
+	if got := mustCall(t, e, sc, nil, "ok", "after"); got != "after" {
 		t.Errorf("after timeouts: got %v, want after", got)
 	}
 }
 
 func TestCancelledContext(t *testing.T) {
-	e := newTestEngine(t, map[string]string{"DataStore.js": `
+	e, sc := newTestEngine(t, map[string]string{"DataStore.js": `
 		exports.spin = function () { while (true) {} };
 		exports.hash = function () { return generatePasswordHash('pw', {cost: 31}); };
 	`})
@@ -202,7 +202,7 @@ func TestCancelledContext(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
 		go func() {
-			_, err := e.Call(ctx, nil, "DataStore", name, nil)
+			_, err := e.Call(ctx, sc, nil, "DataStore", name, nil)
 			done <- err
 		}()
 		cancel()
@@ -217,7 +217,7 @@ func TestCancelledContext(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := e.Call(ctx, nil, "DataStore", "spin", nil); !errors.Is(err, context.Canceled) {
+	if _, err := e.Call(ctx, sc, nil, "DataStore", "spin", nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("already cancelled: got %v, want context.Canceled", err)
 	}
 }

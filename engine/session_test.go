@@ -10,7 +10,7 @@ import (
 )
 
 func TestSetPrivilegesForms(t *testing.T) {
-	e := newTestEngine(t, map[string]string{"DataStore.js": `
+	e, sc := newTestEngine(t, map[string]string{"DataStore.js": `
 		exports.grant = function (src) { return Session.setPrivileges(eval('(' + src + ')')); };
 	`})
 	tests := []struct {
@@ -31,7 +31,7 @@ func TestSetPrivilegesForms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		s := newFakeSession()
-		got, err := e.Call(context.Background(), s, "DataStore", "grant", []any{tt.arg})
+		got, err := e.Call(context.Background(), sc, s, "DataStore", "grant", []any{tt.arg})
 		if err != nil {
 			t.Errorf("setPrivileges(%s): %v", tt.arg, err)
 			continue
@@ -49,7 +49,7 @@ func TestSetPrivilegesForms(t *testing.T) {
 	}
 	for _, arg := range refused {
 		s := newFakeSession()
-		_, err := e.Call(context.Background(), s, "DataStore", "grant", []any{arg})
+		_, err := e.Call(context.Background(), sc, s, "DataStore", "grant", []any{arg})
 		var se *ScriptError
 		if !errors.As(err, &se) || !strings.HasPrefix(se.Message, "Session.setPrivileges:") {
 			t.Errorf("setPrivileges(%s): got %v, want a TypeError from Session.setPrivileges", arg, err)
@@ -61,18 +61,18 @@ func TestSetPrivilegesForms(t *testing.T) {
 }
 
 func TestSetPrivilegesWithoutLicence(t *testing.T) {
-	e := newTestEngine(t, map[string]string{"DataStore.js": `
+	e, sc := newTestEngine(t, map[string]string{"DataStore.js": `
 		exports.authentify = function () { return Session.setPrivileges('reader'); };
 	`})
 	s := newFakeSession()
 	s.licence = false
-	if got := mustCall(t, e, s, "authentify"); got != false {
+	if got := mustCall(t, e, sc, s, "authentify"); got != false {
 		t.Errorf("setPrivileges without a licence = %v, want false", got)
 	}
 }
 
 func TestSessionMembers(t *testing.T) {
-	e := newTestEngine(t, map[string]string{"DataStore.js": `
+	e, sc := newTestEngine(t, map[string]string{"DataStore.js": `
 		exports.read = function () {
 			return {
 				id: Session.id, userName: Session.userName, guest: Session.isGuest(),
@@ -96,7 +96,7 @@ func TestSessionMembers(t *testing.T) {
 		exports.infoIsCopy = function () { Session.info.type = 'changed'; return Session.info.type; };
 	`})
 	s := newFakeSession()
-	got := mustCall(t, e, s, "read")
+	got := mustCall(t, e, sc, s, "read")
 	want := map[string]any{
 		"id": s.id, "userName": "bob", "guest": true, "idle": float64(60), "exp": "2030-01-02T03:04:05.000Z",
 		"info": map[string]any{"type": "remote", "count": float64(3)}, "has": []any{true, false},
@@ -106,7 +106,7 @@ func TestSessionMembers(t *testing.T) {
 		t.Errorf("read = %#v\nwant %#v", got, want)
 	}
 
-	got = mustCall(t, e, s, "act")
+	got = mustCall(t, e, sc, s, "act")
 	want = map[string]any{"otp": "OTP123", "otpDefault": "OTP123", "restored": []any{true, false}, "after": []any{}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("act = %#v, want %#v", got, want)
@@ -115,26 +115,26 @@ func TestSessionMembers(t *testing.T) {
 		t.Errorf("session after act: idle %v, last OTP lifespan %v, cleared %d, restored %q", s.idle, s.otpLifespan, s.cleared, s.restored)
 	}
 
-	if got := mustCall(t, e, s, "logout"); got != true || !s.loggedOut {
+	if got := mustCall(t, e, sc, s, "logout"); got != true || !s.loggedOut {
 		t.Errorf("logout = %v, loggedOut %v; want true, true", got, s.loggedOut)
 	}
 	if len(s.stored) != 0 {
 		t.Errorf("storage written after logout: %q", s.stored)
 	}
-	if got := mustCall(t, e, nil, "isNull"); got != true {
+	if got := mustCall(t, e, sc, nil, "isNull"); got != true {
 		t.Errorf("without a session: Session === null is %v, want true", got)
 	}
-	if got := mustCall(t, e, s, "infoIsCopy"); got != "remote" {
+	if got := mustCall(t, e, sc, s, "infoIsCopy"); got != "remote" {
 		t.Errorf("Session.info after a change = %v, want a fresh copy (remote)", got)
 	}
 	for _, name := range []string{"badIdle", "assign"} {
-		_, err := e.Call(context.Background(), s, "DataStore", name, nil)
+		_, err := e.Call(context.Background(), sc, s, "DataStore", name, nil)
 		scriptError(t, err)
 	}
 }
 
 func TestSessionFailuresAreInternal(t *testing.T) {
-	e := newTestEngine(t, map[string]string{"DataStore.js": `
+	e, sc := newTestEngine(t, map[string]string{"DataStore.js": `
 		exports.grant = function () { try { Session.setPrivileges('a'); } catch (e) { return 'caught'; } return 'went on'; };
 		exports.store = function () { Session.storage.x = 1; };
 	`})
@@ -142,7 +142,7 @@ func TestSessionFailuresAreInternal(t *testing.T) {
 	for _, name := range []string{"grant", "store"} {
 		s := newFakeSession()
 		s.err = cause
-		_, err := e.Call(context.Background(), s, "DataStore", name, nil)
+		_, err := e.Call(context.Background(), sc, s, "DataStore", name, nil)
 		var se *ScriptError
 		if !errors.Is(err, cause) || errors.As(err, &se) {
 			t.Errorf("%s: got %v, want the session's error, not a script error", name, err)
@@ -151,7 +151,7 @@ func TestSessionFailuresAreInternal(t *testing.T) {
 }
 
 func TestStorageRoundTrip(t *testing.T) {
-	e := newTestEngine(t, map[string]string{"DataStore.js": `
+	e, sc := newTestEngine(t, map[string]string{"DataStore.js": `
 		exports.count = function () {
 			const st = Session.storage;
 			st.visits = (st.visits || 0) + 1;
@@ -168,29 +168,29 @@ func TestStorageRoundTrip(t *testing.T) {
 	`})
 	s := newFakeSession()
 	s.storage = []byte(`{ "visits" : 1 }`) // not in JSON.stringify's layout: still "unchanged" when read
-	if got := mustCall(t, e, s, "read"); got != float64(1) || len(s.stored) != 0 {
+	if got := mustCall(t, e, sc, s, "read"); got != float64(1) || len(s.stored) != 0 {
 		t.Errorf("read = %v, writes %q; want 1 and no write", got, s.stored)
 	}
 	for want := 2; want <= 3; want++ {
-		if got := mustCall(t, e, s, "count"); got != float64(want) {
+		if got := mustCall(t, e, sc, s, "count"); got != float64(want) {
 			t.Errorf("count = %v, want %d", got, want)
 		}
 	}
 	if got, want := string(s.storage), `{"visits":3}`; got != want {
 		t.Errorf("storage = %s, want %s", got, want)
 	}
-	mustCall(t, e, s, "replace")
+	mustCall(t, e, sc, s, "replace")
 	if got, want := string(s.storage), `{"fresh":true}`; got != want {
 		t.Errorf("storage after replace = %s, want %s", got, want)
 	}
-	_, err := e.Call(context.Background(), s, "DataStore", "thenThrow", nil)
+	_, err := e.Call(context.Background(), sc, s, "DataStore", "thenThrow", nil)
 	scriptError(t, err)
 	if got, want := string(s.storage), `{"fresh":true,"before":"error"}`; got != want {
 		t.Errorf("storage after a throw = %s, want %s", got, want)
 	}
 	writes := len(s.stored)
 	for _, name := range []string{"replaceBad", "cyclic", "toArray"} {
-		_, err := e.Call(context.Background(), s, "DataStore", name, nil)
+		_, err := e.Call(context.Background(), sc, s, "DataStore", name, nil)
 		scriptError(t, err)
 	}
 	if len(s.stored) != writes {
@@ -198,7 +198,7 @@ func TestStorageRoundTrip(t *testing.T) {
 	}
 
 	s.storage = []byte(`[1, 2]`)
-	_, err = e.Call(context.Background(), s, "DataStore", "read", nil)
+	_, err = e.Call(context.Background(), sc, s, "DataStore", "read", nil)
 	var se *ScriptError
 	if err == nil || errors.As(err, &se) {
 		t.Errorf("corrupt session storage: got %v, want an internal error", err)
