@@ -7,16 +7,29 @@ import (
 	"net/http"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/gorilla/mux"
 )
 
 // static serves dir at / like 4D's web folder: files, index.html for folders, no
 // directory listings, no hidden files, nothing outside dir. No session is involved.
+//
+// dir is opened once, as an os.Root (SPEC §3.6): a link inside web/ may lead to another
+// place inside it, but a link (or "..") that leaves it is not found, whatever it points at.
+// Only regular files are served, and they are opened without blocking, so a FIFO or a device
+// put in web/ answers 404 instead of holding the request. If dir cannot be opened, every
+// request answers 404 (logged once, here).
 func (s *Server) static(dir string) http.Handler {
-	files := http.FileServerFS(os.DirFS(dir))
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		s.log.Error("web folder cannot be opened; static files answer 404", "dir", dir, "err", err)
+		return http.NotFoundHandler()
+	}
+	// root stays open as long as the handler lives: one per server.
+	fsys := root.FS()
+	files := http.FileServerFS(webFS{root})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -30,19 +43,47 @@ func (s *Server) static(dir string) http.Handler {
 				return
 			}
 		}
-		fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(clean)))
-		if err != nil {
+		// Decide here, and answer 404 for any error: the file server would answer 500 for
+		// a link that escapes, and would list a folder without index.html.
+		name := strings.TrimPrefix(clean, "/")
+		if name == "" {
+			name = "."
+		}
+		fi, err := fs.Stat(fsys, name)
+		if err == nil && fi.IsDir() {
+			fi, err = fs.Stat(fsys, path.Join(name, "index.html"))
+		}
+		if err != nil || !fi.Mode().IsRegular() {
 			http.NotFound(w, r)
 			return
 		}
-		if fi.IsDir() {
-			if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(clean), "index.html")); err != nil {
-				http.NotFound(w, r)
-				return
-			}
-		}
 		files.ServeHTTP(w, r)
 	})
+}
+
+// webFS is web/ for http.FileServerFS: files are opened through the os.Root (never out of
+// it) without blocking, and anything but a regular file or a folder is refused once opened,
+// so a file swapped for a FIFO between the check in static and the open cannot hold the
+// request either. Every refusal is "not found", never a 500 or a 403 that would tell what
+// is there.
+type webFS struct{ root *os.Root }
+
+func (w webFS) Open(name string) (fs.File, error) {
+	notFound := &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	if !fs.ValidPath(name) {
+		return nil, notFound
+	}
+	// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
+	// It changes nothing for a regular file or a folder.
+	f, err := w.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, notFound
+	}
+	if fi, err := f.Stat(); err != nil || !(fi.Mode().IsRegular() || fi.IsDir()) {
+		f.Close()
+		return nil, notFound
+	}
+	return f, nil
 }
 
 // handleGetWebForm handles "GET /rest/$getWebForm/{name}": a page from webforms/, a
