@@ -29,10 +29,10 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"gatehouse/core"
 	"gatehouse/datastore"
 	"gatehouse/datastore/dsjs"
 	"gatehouse/engine"
-	"gatehouse/roles"
 	"gatehouse/sessions"
 )
 
@@ -42,8 +42,8 @@ type benchOptions struct {
 	scripts map[string]string // scripts/ files; nil = none
 	model   string            // model.json text; "" = no datastore
 	fill    func(b *testing.B, db *datastore.DB)
-	// host replaces the JavaScript engine (the Go login).
-	host func(db *datastore.DB) scriptHost
+	// host wraps the JavaScript engine (the Go login).
+	host func(eng *engine.Engine, db *datastore.DB) core.ScriptHost
 }
 
 // benchServer is a complete gatehouse REST server, wired as cmd/gatehouse wires it (real
@@ -59,12 +59,8 @@ func newBenchServer(b *testing.B, o benchOptions) *benchServer {
 	b.Helper()
 	ctx := context.Background()
 	dir := b.TempDir()
-	pol := roles.Default()
 	if o.roles != "" {
-		var err error
-		if pol, err = roles.Parse([]byte(o.roles)); err != nil {
-			b.Fatalf("roles.json: %v", err)
-		}
+		writeFile(b, filepath.Join(dir, "roles.json"), o.roles)
 	}
 	store := sessions.NewMemoryStore(100_000)
 	mgr := sessions.NewManager(sessions.Config{Store: store})
@@ -74,9 +70,10 @@ func newBenchServer(b *testing.B, o benchOptions) *benchServer {
 		b.Fatal(err)
 	}
 	bs := &benchServer{mgr: mgr, codec: codec}
-	cfg := Config{Sessions: mgr, Codec: codec, Throttle: sessions.NewThrottle(store, sessions.ThrottleConfig{}),
-		Roles: func() *roles.Config { return pol }, Version: "bench"}
+	cfg := Config{Codec: codec, Version: "bench"}
+	var globals []engine.Global
 	if o.model != "" {
+		writeFile(b, filepath.Join(dir, "model.json"), o.model)
 		m, err := datastore.ParseModel([]byte(o.model))
 		if err != nil {
 			b.Fatalf("model: %v", err)
@@ -89,23 +86,25 @@ func newBenchServer(b *testing.B, o benchOptions) *benchServer {
 			o.fill(b, bs.db)
 		}
 		cfg.Data = bs.db
+		globals = append(globals, dsjs.New(bs.db))
 	}
-	switch {
-	case o.host != nil:
-		cfg.Scripts = o.host(bs.db)
-	case o.scripts != nil:
-		for name, src := range o.scripts {
-			writeFile(b, filepath.Join(dir, "scripts", name), src)
-		}
-		var globals []engine.Global
-		if bs.db != nil {
-			globals = append(globals, dsjs.New(bs.db))
-		}
-		eng, err := engine.New(engine.Options{Dir: filepath.Join(dir, "scripts"), Globals: globals})
-		if err != nil {
-			b.Fatalf("engine: %v", err)
-		}
-		cfg.Scripts = eng
+	for name, src := range o.scripts {
+		writeFile(b, filepath.Join(dir, "scripts", name), src)
+	}
+	eng, err := engine.New(engine.Options{Dir: filepath.Join(dir, "scripts"), Globals: globals})
+	if err != nil {
+		b.Fatalf("engine: %v", err)
+	}
+	var host core.ScriptHost = eng
+	if o.host != nil {
+		host = o.host(eng, bs.db)
+	}
+	coreCfg := core.Config{Dir: dir, Engine: host, Sessions: mgr, Throttle: sessions.NewThrottle(store, sessions.ThrottleConfig{})}
+	if bs.db != nil {
+		coreCfg.Schema = bs.db.SetModel
+	}
+	if cfg.App, err = core.New(ctx, coreCfg); err != nil {
+		b.Fatalf("app folder: %v", err)
 	}
 	if bs.srv, err = New(cfg); err != nil {
 		b.Fatal(err)
@@ -445,27 +444,20 @@ func fillUsers(b *testing.B, db *datastore.DB) {
 	}
 }
 
-// goLogin is the login of loginScript written in Go, behind the same interface the REST
-// layer uses for the engine: everything around the call (routing, the guest session, the
-// licence, the ID rotation, the cookie) is the same code in both variants.
+// goLogin is the login of loginScript written in Go, in place of the engine's call: the
+// scripts folder holds an empty authentify() so that the resolver finds the function, and
+// everything around the call (routing, the guest session, the licence, the ID rotation,
+// the cookie) is the same code in both variants.
 type goLogin struct {
+	*engine.Engine
 	db *datastore.DB
 }
 
-var _ scriptHost = goLogin{}
+// goLoginStub is scripts/DataStore.js of the Go variant: it declares the function only.
+const goLoginStub = `exports.authentify = function () {};`
 
-func (goLogin) HasAuthentication() bool { return false }
-func (goLogin) Authenticate(context.Context, engine.Session, string, string, bool, string) (bool, error) {
-	return false, nil
-}
-func (goLogin) Functions(string) []engine.FunctionInfo { return nil }
-func (goLogin) LastError() error                       { return nil }
-func (goLogin) Function(module, name string) (engine.FunctionInfo, bool) {
-	return engine.FunctionInfo{Name: name}, module == dataStoreModule && name == "authentify"
-}
-
-func (g goLogin) Call(ctx context.Context, s engine.Session, module, name string, args []any) (any, error) {
-	if module != dataStoreModule || name != "authentify" {
+func (g goLogin) Call(ctx context.Context, _ *engine.Scripts, s engine.Session, module, name string, args []any) (any, error) {
+	if module != "DataStore" || name != "authentify" {
 		return nil, fmt.Errorf("no function %s.%s", module, name)
 	}
 	var creds map[string]any
@@ -511,7 +503,8 @@ func BenchmarkLogin(b *testing.B) {
 	opts := benchOptions{roles: loginRoles, model: loginModel, fill: fillUsers}
 	jsOpts, goOpts := opts, opts
 	jsOpts.scripts = map[string]string{"DataStore.js": loginScript}
-	goOpts.host = func(db *datastore.DB) scriptHost { return goLogin{db: db} }
+	goOpts.scripts = map[string]string{"DataStore.js": goLoginStub}
+	goOpts.host = func(eng *engine.Engine, db *datastore.DB) core.ScriptHost { return goLogin{Engine: eng, db: db} }
 	jsSrv, goSrv := newBenchServer(b, jsOpts), newBenchServer(b, goOpts)
 
 	// bodies returns a body maker cycling through the users from user start.

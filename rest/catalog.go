@@ -2,44 +2,38 @@ package rest
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/gorilla/mux"
 
+	"gatehouse/core"
 	"gatehouse/datastore"
 	"gatehouse/roles"
 )
 
-// dataStoreModule is the script file holding datastore functions (scripts/DataStore.js).
-const dataStoreModule = "DataStore"
-
 func (s *Server) registerCatalogRoutes(r *mux.Router) {
-	r.Handle("/$catalog", s.handle(descriptive, s.handleCatalog)).Methods(http.MethodGet)
-	r.Handle("/$catalog/$all", s.handle(descriptive, s.handleCatalogAll)).Methods(http.MethodGet)
-	r.Handle("/$catalog/{name}", s.handle(descriptive, s.handleCatalogDataClass)).Methods(http.MethodGet).
+	r.Handle("/$catalog", s.handle(core.Descriptive, 0, s.handleCatalog)).Methods(methods.get...)
+	r.Handle("/$catalog/$all", s.handle(core.Descriptive, 0, s.handleCatalogAll)).Methods(methods.get...)
+	r.Handle("/$catalog/{name}", s.handle(core.Descriptive, 0, s.handleCatalogDataClass)).Methods(methods.get...).
 		MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
 			return r.URL.Query().Get("$params") == "" && !s.isFunction(r)
 		})
-	r.Handle("/$catalog/{name}", s.handle(lazySession, s.handleDataStoreFunction)).Methods(http.MethodGet, http.MethodPost)
-	r.Handle("/$getWebForm/{name}", s.handle(descriptive, s.handleGetWebForm)).Methods(http.MethodGet)
+	r.Handle("/$catalog/{name}", s.handle(core.Member, lazySession, s.handleDataStoreFunction)).Methods(methods.getPost...)
+	r.Handle("/$getWebForm/{name}", s.handle(core.Descriptive, 0, s.handleGetWebForm)).Methods(methods.get...)
 }
 
 // isFunction reports whether "GET /rest/$catalog/{name}" names a datastore function
-// (rather than a dataclass).
+// (rather than a dataclass), in the request's generation.
 func (s *Server) isFunction(r *http.Request) bool {
-	if s.cfg.Scripts == nil {
-		return false
-	}
 	// Route variables are not set while matching: read the name from the path.
 	name, err := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/rest/$catalog/"))
 	if err != nil {
 		return false
 	}
-	_, ok := s.cfg.Scripts.Function(dataStoreModule, name)
-	return ok
+	_, err = s.request(r).Gen.Resolve(core.DatastoreFunction, "", name)
+	return err == nil
 }
 
 // catalogEntry is one dataclass in "GET /rest/$catalog".
@@ -50,9 +44,9 @@ type catalogEntry struct {
 }
 
 // handleCatalog handles "GET /rest/$catalog".
-func (s *Server) handleCatalog(w http.ResponseWriter, _ *http.Request, _ *state) error {
+func (s *Server) handleCatalog(w http.ResponseWriter, _ *http.Request, st *state) error {
 	list := []catalogEntry{}
-	for _, dc := range s.exposedDataClasses() {
+	for _, dc := range exposedDataClasses(st.req.Gen) {
 		list = append(list, catalogEntry{Name: dc.Name, URI: "/rest/$catalog/" + dc.Name, DataURI: "/rest/" + dc.Name})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"dataClasses": list})
@@ -62,8 +56,8 @@ func (s *Server) handleCatalog(w http.ResponseWriter, _ *http.Request, _ *state)
 // handleCatalogAll handles "GET /rest/$catalog/$all".
 func (s *Server) handleCatalogAll(w http.ResponseWriter, _ *http.Request, st *state) error {
 	list := []dataClassDescription{}
-	for _, dc := range s.exposedDataClasses() {
-		list = append(list, s.describeDataClass(dc, st))
+	for _, dc := range exposedDataClasses(st.req.Gen) {
+		list = append(list, describeDataClass(dc, st))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"dataClasses": list})
 	return nil
@@ -71,20 +65,17 @@ func (s *Server) handleCatalogAll(w http.ResponseWriter, _ *http.Request, st *st
 
 // handleCatalogDataClass handles "GET /rest/$catalog/{DC}".
 func (s *Server) handleCatalogDataClass(w http.ResponseWriter, r *http.Request, st *state) error {
-	dc, err := s.exposedDataClass(r, "name")
+	dc, err := exposedDataClass(r, st, "name")
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.describeDataClass(dc, st))
+	writeJSON(w, http.StatusOK, describeDataClass(dc, st))
 	return nil
 }
 
-func (s *Server) exposedDataClasses() []*datastore.DataClass {
-	if s.cfg.Data == nil {
-		return nil
-	}
+func exposedDataClasses(g *core.Generation) []*datastore.DataClass {
 	var out []*datastore.DataClass
-	for _, dc := range s.cfg.Data.Model().DataClasses {
+	for _, dc := range g.Model.DataClasses {
 		if dc.Exposed {
 			out = append(out, dc)
 		}
@@ -124,14 +115,13 @@ type methodDescription struct {
 
 // describeDataClass builds 4D's description; attributes the session may not read are
 // left out, as everywhere.
-func (s *Server) describeDataClass(dc *datastore.DataClass, st *state) dataClassDescription {
+func describeDataClass(dc *datastore.DataClass, st *state) dataClassDescription {
 	d := dataClassDescription{
 		Name: dc.Name, ClassName: dc.Name, CollectionName: dc.Name + "Selection", Scope: "public",
 		DataURI: "/rest/" + dc.Name, Attributes: []attributeDescription{}, Methods: []methodDescription{},
 	}
-	held := st.privileges()
 	for _, a := range dc.Attributes {
-		if !a.Exposed || !st.policy.Allowed(held, roles.Read, roles.AttributeResource(dc.Name, a.Name)) {
+		if !a.Exposed || !st.req.Allowed(roles.Read, roles.AttributeResource(dc.Name, a.Name)) {
 			continue
 		}
 		ad := attributeDescription{Name: a.Name, Kind: a.Kind, Type: a.Type, Scope: "public",
@@ -148,14 +138,12 @@ func (s *Server) describeDataClass(dc *datastore.DataClass, st *state) dataClass
 	if dc.Key != nil {
 		d.Key = []map[string]string{{"name": dc.Key.Name}}
 	}
-	if s.cfg.Scripts != nil {
-		for _, f := range s.cfg.Scripts.Functions(dc.Name) {
-			md := methodDescription{Name: f.Name, ApplyTo: "dataClass", Scope: "public", Exposed: true}
-			if f.OnHTTPGet {
-				md.AllowedOn = "true"
-			}
-			d.Methods = append(d.Methods, md)
+	for _, f := range st.req.Gen.DataClassFunctions(dc.Name) {
+		md := methodDescription{Name: f.Name, ApplyTo: "dataClass", Scope: "public", Exposed: true}
+		if f.OnHTTPGet {
+			md.AllowedOn = "true"
 		}
+		d.Methods = append(d.Methods, md)
 	}
 	return d
 }
@@ -167,71 +155,27 @@ func (s *Server) handleDataStoreFunction(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	return s.callFunction(w, r, st, dataStoreModule, name, roles.MethodResource("", name))
+	t, err := st.req.Gen.Resolve(core.DatastoreFunction, "", name)
+	if err != nil {
+		return err
+	}
+	return s.callFunction(w, r, st, t)
 }
 
-// callFunction runs an exported script function for a REST caller: arguments from the body
-// (or $params for GET), the guest rule, execute permission, promote, login throttling for
-// authentify, then the call and the session changes it made.
-func (s *Server) callFunction(w http.ResponseWriter, r *http.Request, st *state, module, name string, res roles.Resource) error {
-	if s.cfg.Scripts == nil {
-		return &Error{Status: http.StatusNotFound, Code: codeUnknownDataClass, Message: "Unknown function"}
-	}
-	info, ok := s.cfg.Scripts.Function(module, name)
-	if !ok {
-		return &Error{Status: http.StatusNotFound, Code: codeUnknownDataClass, Message: "Unknown function"}
-	}
-	if r.Method == http.MethodGet && !info.OnHTTPGet {
+// callFunction runs the script function t for a REST caller: arguments from the body (or
+// $params for GET), then the core's call (guest rule, permission, promote, throttle) and
+// the answer.
+func (s *Server) callFunction(w http.ResponseWriter, r *http.Request, st *state, t core.Target) error {
+	if r.Method != http.MethodPost && !t.OnHTTPGet {
 		return errorf(http.StatusMethodNotAllowed, codeGetNotAllowed, "This function cannot be called with GET")
 	}
 	args, err := functionArgs(r)
 	if err != nil {
 		return err
 	}
-	authentify := module == dataStoreModule && name == "authentify"
-	st.descriptive = authentify
-	if err := s.ensureSession(w, r, st); err != nil {
+	result, err := st.req.Call(r.Context(), t, args)
+	if err != nil {
 		return err
-	}
-	if !authentify && !st.policy.Allowed(st.privileges(), roles.Execute, res) {
-		return errorf(http.StatusUnauthorized, codeNoExecutePerm, "No permission to execute %s", name)
-	}
-	ctx := r.Context()
-	ip := s.clientIP(r)
-	if authentify && s.cfg.Throttle != nil {
-		wait, err := s.cfg.Throttle.Blocked(ctx, ip, "")
-		if err != nil {
-			return err
-		}
-		if wait > 0 {
-			return &Error{Status: http.StatusTooManyRequests, Code: codeTooManyLogins,
-				Message: "Too many failed logins: try again later", RetryAfter: wait}
-		}
-	}
-
-	ss := s.newScriptSession(ctx, st, st.sess, true)
-	ss.promoted = st.policy.Promoted(res)
-	result, callErr := s.cfg.Scripts.Call(ctx, ss, module, name, args)
-	if err := ss.commit(w, r, st); err != nil && !errors.Is(err, errSessionGone) {
-		return errors.Join(callErr, err)
-	}
-	if authentify && s.cfg.Throttle != nil && callErr == nil {
-		if ss.granted {
-			err = nil
-		} else {
-			err = s.cfg.Throttle.Fail(ctx, ip, "")
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if callErr != nil {
-		return callErr
-	}
-	if ss.licenceRefused && !ss.granted {
-		// setPrivileges found no licence free: the caller is still a guest and must
-		// hear why.
-		return errNoLicence
 	}
 	return s.writeResult(w, r, st, result)
 }
@@ -239,7 +183,7 @@ func (s *Server) callFunction(w http.ResponseWriter, r *http.Request, st *state,
 // functionArgs reads a function's arguments: the JSON array body, or $params for GET.
 func functionArgs(r *http.Request) ([]any, error) {
 	var raw []byte
-	if r.Method == http.MethodGet {
+	if r.Method != http.MethodPost {
 		raw = []byte(unquoteParam(r.URL.Query().Get("$params")))
 	} else {
 		b, err := readBody(r)

@@ -3,16 +3,14 @@ package rest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 
+	"gatehouse/core"
 	"gatehouse/datastore"
-	"gatehouse/roles"
 )
 
 // Datastore is what the REST layer needs from the data layer.
@@ -31,7 +29,7 @@ type Datastore interface {
 const defaultTop = 100
 
 func (s *Server) registerDataRoutes(r *mux.Router) {
-	r.Handle("/{path:[^$].*}", s.handle(lazySession, s.handleData)).Methods(http.MethodGet, http.MethodPost)
+	r.Handle("/{path:[^$].*}", s.handle(core.Member, 0, s.handleData)).Methods(methods.getPost...)
 }
 
 // dataPath is a parsed data URL: /rest/DC, /rest/DC(key), /rest/DC(key)/attr, /rest/DC/fn.
@@ -99,31 +97,27 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 	if err != nil {
 		return err
 	}
-	// Force-login guests are refused before anything else (a guest session costs no
-	// licence, so opening one here leaves nothing behind that matters).
-	if err := s.resolveSession(w, r, st); err != nil {
-		return err
-	}
-	guest := st.sess != nil && st.sess.Guest && !st.sess.Licensed
-	if guest || st.sess == nil && st.policy.ForceLogin() {
-		if err := s.ensureSession(w, r, st); err != nil {
-			return err
-		}
-	}
 	p, err := parseDataPath(raw)
 	if err != nil {
 		return err
 	}
-	dc := s.dataClass(p.DataClass)
+	if s.cfg.Data == nil {
+		return errUnknownDataClass
+	}
+	dc := dataClass(st.req.Gen, p.DataClass)
 	if dc == nil {
 		return errUnknownDataClass
 	}
 	if p.Function != "" {
-		return s.callFunction(w, r, st, dc.Name, p.Function, roles.MethodResource(dc.Name, p.Function))
+		t, err := st.req.Gen.Resolve(core.DataClassFunction, dc.Name, p.Function)
+		if err != nil {
+			return err
+		}
+		return s.callFunction(w, r, st, t)
 	}
 	method := r.URL.Query().Get("$method")
 	switch {
-	case r.Method == http.MethodGet && method == "":
+	case r.Method != http.MethodPost && method == "":
 	case r.Method == http.MethodPost && (method == "update" || method == "delete"):
 	case method != "":
 		return errorf(http.StatusBadRequest, codeUnknownMethod, "Unknown $method %q", method)
@@ -138,9 +132,6 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 		if err := checkJSON(body); err != nil {
 			return err
 		}
-	}
-	if err := s.ensureSession(w, r, st); err != nil {
-		return err
 	}
 	v := &dataView{srv: s, st: st, ctx: r.Context()}
 	switch {
@@ -159,12 +150,9 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 
 var errUnknownDataClass = errorf(http.StatusNotFound, codeUnknownDataClass, "Unknown dataclass")
 
-// dataClass returns the exposed dataclass name, or nil.
-func (s *Server) dataClass(name string) *datastore.DataClass {
-	if s.cfg.Data == nil {
-		return nil
-	}
-	dc := s.cfg.Data.Model().DataClass(name)
+// dataClass returns the exposed dataclass name of generation g, or nil.
+func dataClass(g *core.Generation, name string) *datastore.DataClass {
+	dc := g.Model.DataClass(name)
 	if dc == nil || !dc.Exposed {
 		return nil
 	}
@@ -172,45 +160,16 @@ func (s *Server) dataClass(name string) *datastore.DataClass {
 }
 
 // exposedDataClass returns the exposed dataclass named by route variable v.
-func (s *Server) exposedDataClass(r *http.Request, v string) (*datastore.DataClass, error) {
+func exposedDataClass(r *http.Request, st *state, v string) (*datastore.DataClass, error) {
 	name, err := pathVar(r, v)
 	if err != nil {
 		return nil, err
 	}
-	dc := s.dataClass(name)
+	dc := dataClass(st.req.Gen, name)
 	if dc == nil {
 		return nil, errUnknownDataClass
 	}
 	return dc, nil
-}
-
-// dataError maps datastore errors to their 4D answers (nil for other errors).
-func dataError(err error) *Error {
-	var qe *datastore.QueryError
-	var ve *datastore.ValueError
-	switch {
-	case errors.Is(err, datastore.ErrNotFound):
-		return &Error{Status: http.StatusNotFound, Code: codeUnknownDataClass, Message: "Entity not found", Err: err}
-	case errors.Is(err, datastore.ErrStampChanged):
-		return &Error{Status: http.StatusConflict, Code: codeStampChanged,
-			Message: "The entity was modified by someone else (stamp changed): reload it and try again", Err: err}
-	case errors.Is(err, datastore.ErrDuplicateKey):
-		return &Error{Status: http.StatusConflict, Code: codeStampChanged, Message: "An entity with that key already exists", Err: err}
-	case datastore.IsBusy(err):
-		return &Error{Status: http.StatusServiceUnavailable, Code: codeDatabaseBusy,
-			Message: "The database is busy: try again", Err: err, RetryAfter: time.Second}
-	case errors.Is(err, datastore.ErrUnknownDataClass):
-		return &Error{Status: http.StatusNotFound, Code: codeUnknownDataClass, Message: "Unknown dataclass", Err: err}
-	case errors.As(err, &qe):
-		status := http.StatusBadRequest
-		if qe.Code == codeUnknownAttribute {
-			status = http.StatusNotFound
-		}
-		return &Error{Status: status, Code: qe.Code, Message: qe.Error(), Err: err}
-	case errors.As(err, &ve):
-		return &Error{Status: http.StatusBadRequest, Code: codeBadBody, Message: ve.Error(), Err: err}
-	}
-	return nil
 }
 
 // queryParam reads a query option, without the quotes 4D clients put around values.

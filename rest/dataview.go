@@ -27,7 +27,7 @@ type dataView struct {
 }
 
 func (v *dataView) allowed(a roles.Action, r roles.Resource) bool {
-	return v.st.policy.Allowed(v.st.privileges(), a, r)
+	return v.st.req.Allowed(a, r)
 }
 
 // readableDataClass reports whether the session may read entities of dc at all.
@@ -46,24 +46,9 @@ func (v *dataView) readable(dc *datastore.DataClass, a *datastore.Attribute) boo
 	return true
 }
 
-var permissionErrors = map[roles.Action]struct {
-	status, code int
-	verb         string
-}{
-	roles.Read:    {http.StatusUnauthorized, codeNoReadPerm, "read"},
-	roles.Create:  {http.StatusUnauthorized, codeNoCreatePerm, "create"},
-	roles.Update:  {http.StatusUnauthorized, codeNoUpdatePerm, "update"},
-	roles.Drop:    {http.StatusUnauthorized, codeNoDropPerm, "drop"},
-	roles.Execute: {http.StatusUnauthorized, codeNoExecutePerm, "execute"},
-}
-
-// require returns the 4D permission error when action a on r is not allowed.
+// require returns the permission error when action a on r is not allowed.
 func (v *dataView) require(a roles.Action, r roles.Resource) error {
-	if v.allowed(a, r) {
-		return nil
-	}
-	e := permissionErrors[a]
-	return errorf(e.status, e.code, "No permission to %s %s", e.verb, r)
+	return v.st.req.Permit(a, r)
 }
 
 // query attaches the readability rule to q: a filter or sort on an attribute the

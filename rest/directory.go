@@ -14,37 +14,23 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"gatehouse/sessions"
+	"gatehouse/core"
 )
 
 func (s *Server) registerDirectoryRoutes(r *mux.Router) {
-	r.Handle("/$directory/login", s.handle(lazySession, s.handleLogin)).Methods(http.MethodPost)
-	r.Handle("/$directory/logout", s.handle(descriptive|lazySession, s.handleLogout)).Methods(http.MethodGet, http.MethodPost)
-	r.Handle("/$directory/currentUser", s.handle(descriptive, s.handleCurrentUser)).Methods(http.MethodGet)
-	r.Handle("/$directory/currentUserBelongsTo", s.handle(descriptive|lazySession, s.handleCurrentUserBelongsTo)).Methods(http.MethodPost)
-}
-
-// credentials are what a client sent to log in.
-type credentials struct {
-	user, password string
-	digest         bool          // password is hashed-password-4D
-	idle           time.Duration // requested session timeout; 0 = default
+	r.Handle("/$directory/login", s.handle(core.Descriptive, lazySession|noBasic, s.handleLogin)).Methods(methods.post...)
+	r.Handle("/$directory/logout", s.handle(core.Descriptive, lazySession|noBasic, s.handleLogout)).Methods(methods.getPost...)
+	r.Handle("/$directory/currentUser", s.handle(core.Descriptive, 0, s.handleCurrentUser)).Methods(methods.get...)
+	r.Handle("/$directory/currentUserBelongsTo", s.handle(core.Descriptive, lazySession, s.handleCurrentUserBelongsTo)).Methods(methods.post...)
 }
 
 // handleLogin handles "POST /rest/$directory/login".
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, st *state) error {
-	creds, err := s.loginCredentials(r)
+	creds, err := loginCredentials(r)
 	if err != nil {
 		return err
 	}
-	if err := s.resolveSession(w, r, st); err != nil {
-		return err
-	}
-	if st.policy.ForceLogin() {
-		return errorf(http.StatusUnauthorized, codeGuestNotAllowed,
-			"This server authenticates through /rest/$catalog/authentify (force login mode)")
-	}
-	ok, err := s.authenticate(w, r, st, creds)
+	ok, err := st.req.Login(r.Context(), creds)
 	if err != nil {
 		return err
 	}
@@ -58,15 +44,15 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, st *state) 
 
 // loginCredentials reads credentials from the 4D headers, else a JSON body (array
 // ["user","password",timeoutSeconds] or object {"username","password"}), else HTTP Basic.
-func (s *Server) loginCredentials(r *http.Request) (credentials, error) {
-	var c credentials
+func loginCredentials(r *http.Request) (core.Credentials, error) {
+	var c core.Credentials
 	h := r.Header
 	if v := h.Get("session-4D-length"); v != "" {
 		minutes, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return c, errorf(http.StatusBadRequest, codeBadBody, "session-4D-length must be a whole number of minutes")
 		}
-		c.idle = minutesToDuration(minutes)
+		c.IdleTimeout = minutesToDuration(minutes)
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -74,11 +60,11 @@ func (s *Server) loginCredentials(r *http.Request) (credentials, error) {
 	}
 	switch {
 	case h.Get("username-4D") != "" || h.Get("password-4D") != "" || h.Get("hashed-password-4D") != "":
-		c.user = h.Get("username-4D")
+		c.User = h.Get("username-4D")
 		if hp := h.Get("hashed-password-4D"); hp != "" {
-			c.password, c.digest = hp, true
+			c.Password, c.Digest = hp, true
 		} else {
-			c.password = h.Get("password-4D")
+			c.Password = h.Get("password-4D")
 		}
 	case len(bytes.TrimSpace(body)) > 0:
 		if err := parseLoginBody(body, &c); err != nil {
@@ -86,7 +72,7 @@ func (s *Server) loginCredentials(r *http.Request) (credentials, error) {
 		}
 	default:
 		if u, p, ok := r.BasicAuth(); ok {
-			c.user, c.password = u, p
+			c.User, c.Password = u, p
 		}
 	}
 	return c, nil
@@ -102,7 +88,7 @@ func minutesToDuration(minutes uint64) time.Duration {
 var errLoginBody = errorf(http.StatusBadRequest, codeBadBody,
 	`Login body must be ["user","password",timeoutSeconds] or {"username":"..","password":".."}`)
 
-func parseLoginBody(body []byte, c *credentials) error {
+func parseLoginBody(body []byte, c *core.Credentials) error {
 	if err := checkJSON(body); err != nil {
 		return err
 	}
@@ -113,11 +99,11 @@ func parseLoginBody(body []byte, c *credentials) error {
 			return errLoginBody
 		}
 		var ok bool
-		if c.user, ok = arr[0].(string); !ok {
+		if c.User, ok = arr[0].(string); !ok {
 			return errLoginBody
 		}
 		if len(arr) > 1 {
-			if c.password, ok = arr[1].(string); !ok {
+			if c.Password, ok = arr[1].(string); !ok {
 				return errLoginBody
 			}
 		}
@@ -127,9 +113,9 @@ func parseLoginBody(body []byte, c *credentials) error {
 				return errLoginBody
 			}
 			if secs > float64(math.MaxInt64/int64(time.Second)) {
-				c.idle = time.Duration(math.MaxInt64)
+				c.IdleTimeout = time.Duration(math.MaxInt64)
 			} else {
-				c.idle = time.Duration(secs) * time.Second
+				c.IdleTimeout = time.Duration(secs) * time.Second
 			}
 		}
 	case '{':
@@ -140,9 +126,9 @@ func parseLoginBody(body []byte, c *credentials) error {
 		if err := json.Unmarshal(body, &obj); err != nil || obj.Username == nil {
 			return errLoginBody
 		}
-		c.user = *obj.Username
+		c.User = *obj.Username
 		if obj.Password != nil {
-			c.password = *obj.Password
+			c.Password = *obj.Password
 		}
 	default:
 		return errLoginBody
@@ -150,143 +136,11 @@ func parseLoginBody(body []byte, c *credentials) error {
 	return nil
 }
 
-// authenticate runs onRESTAuthentication for creds and, when it accepts, opens (or
-// upgrades) the session: it is stored only now, so a failed attempt leaves no session and
-// no licence behind. It reports whether the login was accepted.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, st *state, c credentials) (bool, error) {
-	ctx := r.Context()
-	m := s.cfg.Sessions
-	if st.sess != nil && st.sess.Authenticated {
-		// Once accepted, onRESTAuthentication is not called again for the session.
-		return true, s.applyIdle(r, st, c.idle)
-	}
-	if s.cfg.Scripts == nil || !s.cfg.Scripts.HasAuthentication() {
-		// No onRESTAuthentication: a guest session is opened (4D's documented behaviour).
-		if err := s.ensureSession(w, r, st); err != nil {
-			return false, err
-		}
-		return true, s.applyIdle(r, st, c.idle)
-	}
-	ip := s.clientIP(r)
-	if s.cfg.Throttle != nil {
-		wait, err := s.cfg.Throttle.Blocked(ctx, ip, c.user)
-		if err != nil {
-			return false, err
-		}
-		if wait > 0 {
-			return false, &Error{Status: http.StatusTooManyRequests, Code: codeTooManyLogins,
-				Message: "Too many failed logins: try again later", RetryAfter: wait}
-		}
-	}
-
-	live := st.sess != nil
-	base := st.sess
-	if !live {
-		draft, err := m.Draft(ip)
-		if err != nil {
-			return false, err
-		}
-		base = draft
-	}
-	ss := s.newScriptSession(ctx, st, base, live)
-	accepted, err := s.cfg.Scripts.Authenticate(ctx, ss, c.user, c.password, c.digest, ip)
-	if err != nil {
-		return false, err
-	}
-	if !accepted {
-		if s.cfg.Throttle != nil {
-			if err := s.cfg.Throttle.Fail(ctx, ip, c.user); err != nil {
-				return false, err
-			}
-		}
-		return false, nil
-	}
-	if s.cfg.Throttle != nil {
-		if err := s.cfg.Throttle.Succeed(ctx, c.user); err != nil {
-			return false, err
-		}
-	}
-
-	ss.s.Authenticated, ss.s.Guest = true, false
-	if ss.s.UserName == "" {
-		ss.s.UserName = c.user
-	}
-	if c.idle > 0 {
-		ss.s.IdleTimeout = m.Clamp(c.idle)
-	}
-	if !live {
-		if err := m.Insert(ctx, ss.s, true); err != nil {
-			return false, err
-		}
-		st.sess = ss.s
-		s.setCookie(w, r, ss.s.ID)
-		return true, nil
-	}
-	// An existing session was upgraded: save what the script and the login changed, and
-	// give it a new ID (session-fixation defence).
-	ss.privsSet, ss.namesSet, ss.granted = true, true, true
-	ss.idleSet = ss.idleSet || c.idle > 0
-	if err := ss.commit(w, r, st); err != nil {
-		if errors.Is(err, errSessionGone) {
-			return false, nil // the session closed during the login: nothing was opened
-		}
-		return false, err
-	}
-	return true, nil
-}
-
-// applyIdle sets the session's idle timeout when the client asked for one.
-func (s *Server) applyIdle(r *http.Request, st *state, idle time.Duration) error {
-	if idle <= 0 || st.sess == nil {
-		return nil
-	}
-	sess, err := s.cfg.Sessions.Update(r.Context(), st.sess.ID, func(cur *sessions.Session) error {
-		cur.IdleTimeout = idle
-		return nil
-	})
-	if err == nil {
-		st.sess = sess
-	}
-	return err
-}
-
-// basicAuth authenticates a request that carries HTTP Basic credentials and no valid
-// session through onRESTAuthentication (default mode), as existing clients expect on
-// e.g. "GET /rest/$info". A refusal is 401.
-func (s *Server) basicAuth(w http.ResponseWriter, r *http.Request, st *state) error {
-	user, password, ok := r.BasicAuth()
-	if !ok || r.URL.Path == "/rest/$directory/login" || r.URL.Path == "/rest/$directory/logout" {
-		return nil // login reads Basic itself; opening a session to close it is pointless
-	}
-	if err := s.resolveSession(w, r, st); err != nil {
-		return err
-	}
-	if st.sess != nil || st.policy.ForceLogin() || s.cfg.Scripts == nil || !s.cfg.Scripts.HasAuthentication() {
-		return nil
-	}
-	accepted, err := s.authenticate(w, r, st, credentials{user: user, password: password})
-	if err != nil {
-		return err
-	}
-	if !accepted {
-		w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
-		return errLoginFailed
-	}
-	return nil
-}
-
 // handleLogout handles "GET|POST /rest/$directory/logout".
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, st *state) error {
-	if err := s.resolveSession(w, r, st); err != nil {
+	if err := st.req.Logout(r.Context()); err != nil {
 		return err
 	}
-	if st.sess != nil {
-		if err := s.cfg.Sessions.Delete(r.Context(), st.sess.ID); err != nil {
-			return err
-		}
-		st.sess = nil
-	}
-	s.expireCookie(w, r)
 	writeJSON(w, http.StatusOK, map[string]bool{"result": true})
 	return nil
 }
@@ -300,7 +154,7 @@ type currentUser struct {
 
 // handleCurrentUser handles "GET /rest/$directory/currentUser".
 func (s *Server) handleCurrentUser(w http.ResponseWriter, _ *http.Request, st *state) error {
-	sess := st.sess
+	sess := st.sess()
 	if sess.UserName == "" {
 		writeJSON(w, http.StatusOK, map[string]any{"result": nil})
 		return nil
@@ -337,9 +191,10 @@ func (s *Server) handleCurrentUserBelongsTo(w http.ResponseWriter, r *http.Reque
 	if err := decodeBody(r, &args); err != nil || len(args) != 1 {
 		return errorf(http.StatusBadRequest, codeBadBody, `Body must be ["role or privilege name"]`)
 	}
-	if err := s.resolveSession(w, r, st); err != nil {
+	held, err := st.req.BelongsTo(r.Context(), args[0])
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"result": st.holds(args[0])})
+	writeJSON(w, http.StatusOK, map[string]bool{"result": held})
 	return nil
 }

@@ -9,7 +9,11 @@ import (
 	"strconv"
 	"time"
 
+	"gatehouse/core"
+	"gatehouse/datastore"
 	"gatehouse/engine"
+	"gatehouse/internal/errkind"
+	"gatehouse/roles"
 	"gatehouse/sessions"
 )
 
@@ -40,6 +44,8 @@ const (
 	codeTooManyLogins     = 1909
 	codeInternal          = 1910
 	codeDatabaseBusy      = 1911
+	codeStoreUnavailable  = 1912
+	codeCrossOrigin       = 1913
 )
 
 // Error is an error with its HTTP answer: status, 4D errCode and a message that is safe
@@ -66,13 +72,22 @@ func errorf(status, code int, format string, args ...any) *Error {
 }
 
 var (
-	errGuest = &Error{Status: http.StatusUnauthorized, Code: codeGuestNotAllowed,
-		Message: "This request needs an authenticated session: call /rest/$catalog/authentify first"}
 	errNoLicence = &Error{Status: http.StatusPaymentRequired, Code: codeNoLicence,
 		Message: "Maximum number of sessions reached"}
-	errLoginFailed = &Error{Status: http.StatusUnauthorized, Code: codeLoginFailed,
-		Message: "Authentication failed"}
+	errUnknownFunction = &Error{Status: http.StatusNotFound, Code: codeUnknownDataClass, Message: "Unknown function"}
 )
+
+// permissionCodes are 4D's codes for each refused action.
+var permissionCodes = map[roles.Action]int{
+	roles.Read: codeNoReadPerm, roles.Create: codeNoCreatePerm, roles.Update: codeNoUpdatePerm,
+	roles.Drop: codeNoDropPerm, roles.Execute: codeNoExecutePerm,
+}
+
+// queryCodes are 4D's codes for each kind of bad query.
+var queryCodes = map[datastore.QueryReason]int{
+	datastore.ReasonSyntax: codeQuerySyntax, datastore.ReasonPlaceholderMissing: codePlaceholderAbsent,
+	datastore.ReasonWrongType: codePlaceholderType, datastore.ReasonUnknownAttribute: codeUnknownAttribute,
+}
 
 // errorBody is 4D's error stack.
 type errorBody struct {
@@ -85,38 +100,89 @@ type errorItem struct {
 	ErrCode            int    `json:"errCode"`
 }
 
-// toError maps any error to its HTTP answer. This is the one place where error kinds
-// meet status codes.
+// toError maps any error to its HTTP answer. This is the one place where errors meet
+// statuses and 4D codes: first the errors whose 4D code is their own, then by kind
+// (errkind), which every package sets where its errors arise.
 func toError(err error) *Error {
-	var e *Error
-	var se *engine.ScriptError
+	var (
+		e   *Error
+		se  *engine.ScriptError
+		pe  *core.PermissionError
+		te  *sessions.ThrottledError
+		qe  *datastore.QueryError
+		ve  *datastore.ValueError
+		out = func(status, code int, msg string) *Error {
+			return &Error{Status: status, Code: code, Message: msg, Err: err}
+		}
+	)
 	switch {
 	case errors.As(err, &e):
 		return e
+	case errors.Is(err, context.Canceled):
+		// The client went away; 499 is nginx's convention, and nobody reads the body.
+		return out(499, codeInternal, "Request cancelled")
+	case errors.Is(err, core.ErrGuest):
+		return out(http.StatusUnauthorized, codeGuestNotAllowed,
+			"This request needs an authenticated session: call /rest/$catalog/authentify first")
+	case errors.Is(err, core.ErrForceLoginMode):
+		return out(http.StatusUnauthorized, codeGuestNotAllowed,
+			"This server authenticates through /rest/$catalog/authentify (force login mode)")
+	case errors.Is(err, core.ErrLoginFailed):
+		return out(http.StatusUnauthorized, codeLoginFailed, "Authentication failed")
+	case errors.Is(err, core.ErrNotAdmin):
+		return out(http.StatusUnauthorized, codeNoReadPerm, "This request requires the WebAdmin privilege")
+	case errors.Is(err, core.ErrUnknownFunction), errors.Is(err, engine.ErrNoFunction):
+		return out(http.StatusNotFound, codeUnknownDataClass, "Unknown function")
+	case errors.As(err, &pe):
+		return out(http.StatusUnauthorized, permissionCodes[pe.Action],
+			fmt.Sprintf("No permission to %s %s", pe.Action, pe.Resource))
 	case errors.Is(err, sessions.ErrLicenceExhausted):
-		return &Error{Status: errNoLicence.Status, Code: errNoLicence.Code, Message: errNoLicence.Message, Err: err}
+		return out(errNoLicence.Status, errNoLicence.Code, errNoLicence.Message)
+	case errors.As(err, &te):
+		e := out(http.StatusTooManyRequests, codeTooManyLogins, "Too many failed logins: try again later")
+		e.RetryAfter = te.RetryAfter
+		return e
 	case errors.Is(err, engine.ErrMemoryLimit):
-		return &Error{Status: http.StatusServiceUnavailable, Code: codeScriptTimeout,
-			Message: "The script used too much memory and was stopped", Err: err}
+		return out(http.StatusServiceUnavailable, codeScriptTimeout, "The script used too much memory and was stopped")
 	case errors.Is(err, engine.ErrTimeout):
-		return &Error{Status: http.StatusServiceUnavailable, Code: codeScriptTimeout,
-			Message: "The script took too long and was stopped", Err: err}
+		return out(http.StatusServiceUnavailable, codeScriptTimeout, "The script took too long and was stopped")
 	case errors.As(err, &se):
 		msg := "The script failed"
 		if se.Expose && se.Message != "" {
 			msg = se.Message
 		}
-		return &Error{Status: http.StatusInternalServerError, Code: codeScriptThrew, Message: msg, Err: err}
-	case errors.Is(err, engine.ErrNoFunction):
-		return &Error{Status: http.StatusNotFound, Code: codeUnknownDataClass, Message: "Unknown function", Err: err}
-	case errors.Is(err, context.Canceled):
-		// The client went away; 499 is nginx's convention, and nobody reads the body.
-		return &Error{Status: 499, Code: codeInternal, Message: "Request cancelled", Err: err}
+		return out(http.StatusInternalServerError, codeScriptThrew, msg)
+	case errors.Is(err, datastore.ErrStampChanged):
+		return out(http.StatusConflict, codeStampChanged,
+			"The entity was modified by someone else (stamp changed): reload it and try again")
+	case errors.Is(err, datastore.ErrDuplicateKey):
+		return out(http.StatusConflict, codeStampChanged, "An entity with that key already exists")
+	case errors.Is(err, datastore.ErrUnknownDataClass):
+		return out(http.StatusNotFound, codeUnknownDataClass, "Unknown dataclass")
+	case errors.Is(err, datastore.ErrNotFound):
+		return out(http.StatusNotFound, codeUnknownDataClass, "Entity not found")
+	case errors.As(err, &qe):
+		status := http.StatusBadRequest
+		if qe.Reason == datastore.ReasonUnknownAttribute {
+			status = http.StatusNotFound
+		}
+		return out(status, queryCodes[qe.Reason], qe.Error())
+	case errors.As(err, &ve):
+		return out(http.StatusBadRequest, codeBadBody, ve.Error())
 	}
-	if e := dataError(err); e != nil {
+	switch errkind.Of(err) {
+	case errkind.NotFound:
+		return out(http.StatusNotFound, codeUnknownDataClass, "Not found")
+	case errkind.Conflict:
+		return out(http.StatusConflict, codeStampChanged, "The data changed meanwhile: reload it and try again")
+	case errkind.Unavailable:
+		e := out(http.StatusServiceUnavailable, codeDatabaseBusy, "The database is busy: try again")
+		e.RetryAfter = time.Second
 		return e
+	case errkind.Timeout:
+		return out(http.StatusServiceUnavailable, codeScriptTimeout, "The request took too long and was stopped")
 	}
-	return &Error{Status: http.StatusInternalServerError, Code: codeInternal, Message: "Internal server error", Err: err}
+	return out(http.StatusInternalServerError, codeInternal, "Internal server error")
 }
 
 // writeError sends err as a 4D error stack and logs what the client does not see.

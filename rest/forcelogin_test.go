@@ -231,7 +231,7 @@ func TestForceLoginChangeAppliesToNewSessions(t *testing.T) {
 	h := newHarness(t, harnessOptions{scripts: map[string]string{"DataStore.js": dataStoreScript}})
 	before := h.client()
 	wantStatus(t, before.post("/rest/$catalog/open", `[]`), 200, 0)
-	h.policy.Store(mustRoles(t, forceRoles))
+	h.setRoles(forceRoles)
 	wantStatus(t, before.post("/rest/$catalog/open", `[]`), 200, 0)
 	wantStatus(t, h.client().post("/rest/$catalog/open", `[]`), 401, 1901)
 }
@@ -241,8 +241,8 @@ func TestTightenedRolesApplyToNextRequest(t *testing.T) {
 	c := h.client()
 	wantStatus(t, authentify(c, "kim", "pw"), 200, 0)
 	wantStatus(t, c.post("/rest/$catalog/secret", ``), 200, 0)
-	h.policy.Store(mustRoles(t, strings.Replace(forceRoles, `"applyTo": "ds.secret", "type": "method", "execute": ["vip"]`,
-		`"applyTo": "ds.secret", "type": "method", "execute": ["WebAdmin"]`, 1)))
+	h.setRoles(strings.Replace(forceRoles, `"applyTo": "ds.secret", "type": "method", "execute": ["vip"]`,
+		`"applyTo": "ds.secret", "type": "method", "execute": ["WebAdmin"]`, 1))
 	wantStatus(t, c.post("/rest/$catalog/secret", ``), 401, 1561)
 }
 

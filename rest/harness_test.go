@@ -14,29 +14,16 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"gatehouse/core"
 	"gatehouse/datastore"
 	"gatehouse/datastore/dsjs"
 	"gatehouse/engine"
-	"gatehouse/roles"
+	"gatehouse/internal/testkit"
 	"gatehouse/sessions"
 )
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // harness is a real gatehouse REST server (real sessions, real goja scripts written to a
 // temporary folder, real roles.json) behind httptest.
@@ -47,10 +34,10 @@ type harness struct {
 	rest    *Server
 	mgr     *sessions.Manager
 	store   *sessions.MemoryStore
-	clock   *clock
+	clock   *testkit.Clock
 	eng     *engine.Engine
 	db      *datastore.DB
-	policy  atomic.Pointer[roles.Config]
+	app     *core.App
 	logs    *bytes.Buffer
 	logsMu  *sync.Mutex
 	options harnessOptions
@@ -87,7 +74,7 @@ func (w syncWriter) Write(p []byte) (int, error) {
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), clock: &clock{t: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)},
+	h := &harness{t: t, dir: t.TempDir(), clock: testkit.NewClock(),
 		logs: &bytes.Buffer{}, logsMu: &sync.Mutex{}, options: o}
 	write := func(sub string, files map[string]string) {
 		for name, src := range files {
@@ -103,14 +90,12 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	write("scripts", o.scripts)
 	write("web", o.web)
 	write("webforms", o.webforms)
-	pol := roles.Default()
 	if o.roles != "" {
-		var err error
-		if pol, err = roles.Parse([]byte(o.roles)); err != nil {
-			t.Fatalf("roles.json: %v", err)
-		}
+		write("", map[string]string{"roles.json": o.roles})
 	}
-	h.policy.Store(pol)
+	if o.model != "" {
+		write("", map[string]string{"model.json": o.model})
+	}
 	logger := slog.New(slog.NewTextHandler(syncWriter{h.logsMu, h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if o.scriptTimeout == 0 {
 		o.scriptTimeout = 2 * time.Second
@@ -159,10 +144,17 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		t.Fatalf("engine: %v", err)
 	}
 	h.eng = eng
+	coreCfg := core.Config{Dir: h.dir, Engine: eng, Sessions: h.mgr, Logger: logger,
+		Throttle: sessions.NewThrottle(h.store, sessions.ThrottleConfig{
+			MaxPerUser: o.throttleMax, MaxPerIP: o.throttleMaxIP, Window: 5 * time.Minute, Now: h.clock.Now})}
+	if h.db != nil {
+		coreCfg.Schema = h.db.SetModel
+	}
+	if h.app, err = core.New(t.Context(), coreCfg); err != nil {
+		t.Fatalf("app folder: %v", err)
+	}
 	cfg := Config{
-		Data: data, Sessions: h.mgr, Codec: codec, Throttle: sessions.NewThrottle(h.store, sessions.ThrottleConfig{
-			MaxPerUser: o.throttleMax, MaxPerIP: o.throttleMaxIP, Window: 5 * time.Minute, Now: h.clock.Now}),
-		Roles: h.policy.Load, Scripts: eng, WebDir: webDir, WebFormsDir: formsDir,
+		App: h.app, Data: data, Codec: codec, WebDir: webDir, WebFormsDir: formsDir,
 		MaxBody: o.maxBody, Logger: logger, Version: "test",
 	}
 	if o.cfg != nil {
@@ -184,6 +176,18 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		}
 	})
 	return h
+}
+
+// setRoles writes roles.json and reloads the app folder, as an edit on a running server
+// does; the reload must be accepted.
+func (h *harness) setRoles(text string) {
+	h.t.Helper()
+	if err := os.WriteFile(filepath.Join(h.dir, "roles.json"), []byte(text), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.app.Reload(h.t.Context()); err != nil {
+		h.t.Fatalf("reload: %v", err)
+	}
 }
 
 // stats returns the store's counts.
@@ -298,15 +302,6 @@ type sessionsSession = sessions.Session
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
-}
-
-func mustRoles(t *testing.T, text string) *roles.Config {
-	t.Helper()
-	c, err := roles.Parse([]byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -6,13 +6,13 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"gatehouse/roles"
+	"gatehouse/core"
 	"gatehouse/sessions"
 )
 
 func (s *Server) registerInfoRoutes(r *mux.Router) {
-	r.Handle("/$info", s.handle(0, s.handleInfo)).Methods(http.MethodGet)
-	r.Handle("/$info/privileges", s.handle(descriptive, s.handleInfoPrivileges)).Methods(http.MethodGet)
+	r.Handle("/$info", s.handle(core.Admin, 0, s.handleInfo)).Methods(methods.get...)
+	r.Handle("/$info/privileges", s.handle(core.Descriptive, 0, s.handleInfoPrivileges)).Methods(methods.get...)
 }
 
 // sessionInfo describes one session in $info.
@@ -34,18 +34,17 @@ const maxInfoSessions = 1000
 // live sessions; only the caller's own carries its real ID (the others' IDs would let an
 // administrator's page leak sessions), the rest a short tag.
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request, st *state) error {
-	if !st.holds(roles.WebAdmin) {
-		return errorf(http.StatusUnauthorized, codeNoReadPerm, "This request requires the WebAdmin privilege")
-	}
 	ctx := r.Context()
-	m := s.cfg.Sessions
+	g := st.req.Gen
+	m := s.cfg.App.Sessions()
+	cur := st.sess()
 	now := m.Now()
 	describe := func(sess *sessions.Session, current bool) sessionInfo {
 		id := sessionTag(sess.ID)
 		if current {
 			id = sess.ID
 		}
-		privs := st.policy.Expand(sess.Privileges, sess.Roles)
+		privs := g.Roles.Expand(sess.Privileges, sess.Roles)
 		if privs == nil {
 			privs = []string{}
 		}
@@ -55,9 +54,9 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request, st *state) e
 			Licensed: sess.Licensed, Guest: sess.Guest, Current: current,
 		}
 	}
-	list := []sessionInfo{describe(st.sess, true)}
+	list := []sessionInfo{describe(cur, true)}
 	err := m.Range(ctx, func(sess *sessions.Session) bool {
-		if sess.ID != st.sess.ID && !sess.Expired(now) {
+		if sess.ID != cur.ID && !sess.Expired(now) {
 			list = append(list, describe(sess, false))
 		}
 		return len(list) < maxInfoSessions
@@ -80,16 +79,14 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request, st *state) e
 		"sessionInfo": list,
 		"sessions":    stats,
 		"licences":    map[string]int{"max": m.Licences(), "used": stats.Licensed},
-		"forceLogin":  st.policy.ForceLogin(),
-		"scripts":     lastError(nil),
+		"forceLogin":  g.ForceLogin(),
+		"generation":  map[string]any{"seq": g.Seq, "loaded": g.Loaded.UTC().Format(time.RFC3339)},
 	}
-	if s.cfg.Scripts != nil {
-		info["scripts"] = lastError(s.cfg.Scripts.LastError())
-	}
-	if s.cfg.ReloadErrors != nil {
-		for part, err := range s.cfg.ReloadErrors() {
-			info[part] = lastError(err)
-		}
+	// roles.json, model.json and the scripts are one generation: a rejected reload names
+	// every file that failed, and each part reports it (scripts.lastError is 4D's place).
+	rejected := lastError(s.cfg.App.LastReloadError())
+	for _, part := range []string{"scripts", "roles", "model"} {
+		info[part] = rejected
 	}
 	writeJSON(w, http.StatusOK, info)
 	return nil
@@ -101,7 +98,7 @@ func (s *Server) handleInfoPrivileges(w http.ResponseWriter, _ *http.Request, st
 		Privilege string `json:"privilege"`
 	}
 	list := []privilege{}
-	for _, p := range st.privileges() {
+	for _, p := range st.req.Privileges() {
 		list = append(list, privilege{p})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"privileges": list})

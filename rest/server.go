@@ -15,32 +15,16 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"gatehouse/engine"
-	"gatehouse/roles"
+	"gatehouse/core"
 	"gatehouse/sessions"
 )
 
-// scriptHost is what the REST layer needs from the JavaScript engine.
-type scriptHost interface {
-	HasAuthentication() bool
-	Authenticate(ctx context.Context, s engine.Session, user, password string, isDigest bool, ip string) (bool, error)
-	Call(ctx context.Context, s engine.Session, module, name string, args []any) (any, error)
-	Function(module, name string) (engine.FunctionInfo, bool)
-	Functions(module string) []engine.FunctionInfo
-	LastError() error
-}
-
-// Config wires a Server. Sessions, Codec and Roles are required.
+// Config wires a Server. App and Codec are required.
 type Config struct {
-	Sessions *sessions.Manager
-	Codec    *sessions.Codec
-	Throttle *sessions.Throttle // nil: no login throttling
-	Roles    func() *roles.Config
-	Scripts  scriptHost // nil: no scripts
-	Data     Datastore  // nil: no dataclasses
-	// ReloadErrors reports, for $info, why the last reload of roles.json ("roles") or
-	// model.json ("model") was rejected (nil when it was not). May be nil.
-	ReloadErrors func() map[string]error
+	// App is the transport-free core: the generation in force, sessions, logins, calls.
+	App   *core.App
+	Codec *sessions.Codec
+	Data  Datastore // nil: no dataclasses
 
 	WebDir      string // static files served at /; "" = none
 	WebFormsDir string // pages for $getWebForm; "" = none
@@ -48,6 +32,9 @@ type Config struct {
 	// TrustedProxies are the networks of reverse proxies whose X-Forwarded-For is believed
 	// (for login throttling and session addresses); empty: the peer address is the client.
 	TrustedProxies []netip.Prefix
+	// AllowedOrigins are the origins (scheme://host[:port]), besides the server's own, whose
+	// pages may make state-changing requests with the session cookie; they get CORS answers.
+	AllowedOrigins []string
 
 	CookieName     string        // default WASID4D
 	CookieSecure   string        // auto (default), true, false
@@ -58,19 +45,20 @@ type Config struct {
 	Logger         *slog.Logger
 }
 
-// Server is gatehouse's HTTP surface.
+// Server is gatehouse's HTTP surface: the 4D REST protocol over the core.
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	router  *mux.Router
 	handler http.Handler
 	ready   chan struct{}
+	origins map[string]bool // AllowedOrigins
 }
 
 // New builds the router and middleware chain.
 func New(cfg Config) (*Server, error) {
-	if cfg.Sessions == nil || cfg.Codec == nil || cfg.Roles == nil {
-		return nil, errors.New("rest: Sessions, Codec and Roles are required")
+	if cfg.App == nil || cfg.Codec == nil {
+		return nil, errors.New("rest: App and Codec are required")
 	}
 	if cfg.CookieName == "" {
 		cfg.CookieName = "WASID4D"
@@ -90,11 +78,21 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, ready: make(chan struct{})}
+	s := &Server{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), origins: map[string]bool{}}
+	cop := http.NewCrossOriginProtection()
+	for _, o := range cfg.AllowedOrigins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("rest: allowed origin %q: %w", o, err)
+		}
+		s.origins[o] = true
+	}
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errCrossOrigin)
+	}))
 	s.router = mux.NewRouter()
 	s.router.UseEncodedPath()
 	s.routes()
-	s.handler = s.recoverer(s.requestState(s.accessLog(s.router)))
+	s.handler = s.recoverer(s.requestState(s.accessLog(s.crossOrigin(cop, s.router))))
 	return s, nil
 }
 
@@ -113,52 +111,60 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 type routeOpt int
 
 const (
-	// descriptive requests are allowed to force-login guests.
-	descriptive routeOpt = 1 << iota
-	// lazySession: the handler opens the session itself (after reading its body), or
-	// never (logout).
-	lazySession
+	// lazySession: the handler resolves or opens the session itself (login, logout,
+	// currentUserBelongsTo, function calls), through the core.
+	lazySession routeOpt = 1 << iota
+	// noBasic: HTTP Basic credentials are not a login here (login reads them itself;
+	// opening a session only to close it at logout is pointless).
+	noBasic
 )
 
 // handlerFunc is a handler that returns its error to the one error funnel.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, st *state) error
 
-// handle adapts a handlerFunc: it resolves the session (unless lazySession), enforces the
-// force-login guest rule, and funnels errors to writeError.
-func (s *Server) handle(opts routeOpt, h handlerFunc) http.Handler {
+// handle adapts a handlerFunc. What the route needs of the session is declared here, with
+// the route, and checked in one place (core.Request.Open): HTTP Basic credentials of a
+// request without a session are authenticated first; then the session is resumed or
+// opened for the declared access (unless lazySession). An error is funnelled to
+// writeError after the core has undone what the request opened, so that a refused request
+// takes no session and no licence; the cookie decision is carried out with the answer.
+func (s *Server) handle(access core.Access, opts routeOpt, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateOf(r)
-		st.descriptive = opts&descriptive != 0
+		req := s.request(r)
+		cw := &cookieWriter{ResponseWriter: w, srv: s, r: r, req: req}
+		ctx := r.Context()
 		err := func() error {
-			if err := s.basicAuth(w, r, st); err != nil {
-				return err
-			}
-			if opts&lazySession == 0 {
-				if err := s.ensureSession(w, r, st); err != nil {
+			if user, password, ok := r.BasicAuth(); ok && opts&noBasic == 0 {
+				if err := req.Basic(ctx, user, password); err != nil {
+					if errors.Is(err, core.ErrLoginFailed) {
+						w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
+					}
 					return err
 				}
 			}
-			return h(w, r, st)
+			if opts&lazySession == 0 {
+				if _, err := req.Open(ctx, access); err != nil {
+					return err
+				}
+			}
+			return h(cw, r, st)
 		}()
 		if err != nil {
-			s.dropUnreachable(r, st, err)
-			s.writeError(w, r, err)
+			gone := errors.Is(err, context.Canceled) && ctx.Err() != nil
+			if aerr := req.Abandon(ctx, gone); aerr != nil {
+				s.logger(r).Error("close the session a refused request opened", "err", aerr)
+			}
+			s.writeError(cw, r, err)
 		}
 	})
 }
 
-// dropUnreachable closes the session a request opened (or renamed) when the client went
-// away before the answer: nobody can ever send its ID, so it would hold its licence until
-// it expired (a script interrupted by the disconnection may even have granted it one).
-func (s *Server) dropUnreachable(r *http.Request, st *state, err error) {
-	if !st.opened || st.sess == nil || !errors.Is(err, context.Canceled) || r.Context().Err() == nil {
-		return
-	}
-	if derr := s.cfg.Sessions.Delete(context.WithoutCancel(r.Context()), st.sess.ID); derr != nil {
-		s.logger(r).Error("close the session of a client that went away", "err", derr)
-		return
-	}
-	st.sess = nil
+// methods is what a GET route answers: HEAD is GET without a body (net/http drops it).
+var methods = struct{ get, post, getPost []string }{
+	get:     []string{http.MethodGet, http.MethodHead},
+	post:    []string{http.MethodPost},
+	getPost: []string{http.MethodGet, http.MethodHead, http.MethodPost},
 }
 
 func (s *Server) routes() {
@@ -169,8 +175,9 @@ func (s *Server) routes() {
 	s.registerInfoRoutes(api)
 	s.registerCatalogRoutes(api)
 	s.registerDataRoutes(api)
-	api.NotFoundHandler = s.handle(0, s.handleNotFound)
-	api.MethodNotAllowedHandler = s.handle(0, func(http.ResponseWriter, *http.Request, *state) error {
+	// Unknown routes open no session: they are answered before any.
+	api.NotFoundHandler = s.handle(core.Descriptive, lazySession, s.handleNotFound)
+	api.MethodNotAllowedHandler = s.handle(core.Descriptive, lazySession, func(http.ResponseWriter, *http.Request, *state) error {
 		return errorf(http.StatusMethodNotAllowed, codeMalformedURL, "Method not allowed")
 	})
 	r.Handle("/healthz", http.HandlerFunc(s.handleHealth)).Methods(http.MethodGet, http.MethodHead)
@@ -182,7 +189,7 @@ func (s *Server) routes() {
 // handleNotFound answers REST paths that match no route, as 4D does.
 func (s *Server) handleNotFound(_ http.ResponseWriter, r *http.Request, _ *state) error {
 	for _, m := range []string{http.MethodGet, http.MethodPost} {
-		if m == r.Method {
+		if m == r.Method || m == http.MethodGet && r.Method == http.MethodHead {
 			continue
 		}
 		other := r.Clone(r.Context())
@@ -314,8 +321,8 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
 			slog.Duration("duration", time.Since(st.start)),
 		}
-		if st.sess != nil {
-			attrs = append(attrs, slog.String("session", sessionTag(st.sess.ID)))
+		if sess := st.sess(); sess != nil {
+			attrs = append(attrs, slog.String("session", sessionTag(sess.ID)))
 		}
 		st.logger(s.log).LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	})

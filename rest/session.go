@@ -3,7 +3,6 @@ package rest
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -11,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"gatehouse/roles"
+	"gatehouse/core"
 	"gatehouse/sessions"
 )
 
@@ -21,15 +20,9 @@ type state struct {
 	log   *slog.Logger // built on first use by logger: most requests log nothing
 	start time.Time
 
-	resolved    bool
-	policy      *roles.Config     // roles.json as it was when the request started
-	sess        *sessions.Session // the live session, nil when none
-	held        []string          // expanded privileges of sess (cached)
-	heldFor     *sessions.Session
-	descriptive bool
-	// opened is true when this request opened sess or gave it a new ID: then only this
-	// request's answer can tell the client the ID (see dropUnreachable).
-	opened bool
+	// req is the core's view of the request (pinned generation, session, cookie decision),
+	// made on first use by Server.request: static files never need one.
+	req *core.Request
 }
 
 type stateKey struct{}
@@ -47,51 +40,41 @@ func stateOf(r *http.Request) *state {
 	return st
 }
 
+// sess is the request's session once the core has resolved or opened it (nil before, and
+// when it has none).
+func (st *state) sess() *sessions.Session {
+	if st.req == nil {
+		return nil
+	}
+	return st.req.Current()
+}
+
 // sessionTag is how a session appears in logs: a short hash, never the ID itself.
 func sessionTag(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:4])
 }
 
-// resolveSession finds the request's live session, once: from a one-time passcode
-// ($4DSID), else from the cookie. Nothing is created here.
-func (s *Server) resolveSession(w http.ResponseWriter, r *http.Request, st *state) error {
-	if st.resolved {
-		return nil
+// request returns the core request of r, starting it on first use: it pins the
+// generation and takes what the client presented to name its session (a one-time
+// passcode, else the verified IDs of its session cookies).
+func (s *Server) request(r *http.Request) *core.Request {
+	st := stateOf(r)
+	if st.req == nil {
+		p := core.Presented{OTP: otpToken(r)}
+		if p.OTP == "" {
+			for _, c := range s.sessionCookies(r) {
+				if c.Name != s.cfg.CookieName && !strings.HasPrefix(c.Name, "4DSID_") {
+					continue
+				}
+				if id, ok := s.cfg.Codec.Decode(c.Value); ok {
+					p.IDs = append(p.IDs, id)
+				}
+			}
+		}
+		st.req = s.cfg.App.NewRequest(s.clientIP(r), p, r.Method == http.MethodHead)
 	}
-	st.resolved = true
-	st.policy = s.cfg.Roles()
-	ctx := r.Context()
-	if tok := otpToken(r); tok != "" {
-		// A used, unknown or expired passcode means a fresh session: never an error, and
-		// never the cookie's session either (the caller asked for another one).
-		if sess, err := s.cfg.Sessions.RedeemOTP(ctx, tok); err == nil {
-			st.sess = sess
-			s.setCookie(w, r, sess.ID)
-		} else if !errors.Is(err, sessions.ErrNotFound) {
-			return err
-		}
-		return nil
-	}
-	for _, c := range s.sessionCookies(r) {
-		if c.Name != s.cfg.CookieName && !strings.HasPrefix(c.Name, "4DSID_") {
-			continue
-		}
-		id, ok := s.cfg.Codec.Decode(c.Value)
-		if !ok {
-			continue
-		}
-		sess, err := s.cfg.Sessions.Touch(ctx, id)
-		if errors.Is(err, sessions.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		st.sess = sess
-		return nil
-	}
-	return nil
+	return st.req
 }
 
 // sessionCookies returns the request's cookies that may hold a session ID, in order.
@@ -116,62 +99,41 @@ func otpToken(r *http.Request) string {
 	return r.URL.Query().Get("$4DSID")
 }
 
-// ensureSession gives the request a session, opening one if needed (taking a licence in
-// default login mode: 402 when none is free), and applies the force-login guest rule.
-func (s *Server) ensureSession(w http.ResponseWriter, r *http.Request, st *state) error {
-	if err := s.resolveSession(w, r, st); err != nil {
-		return err
-	}
-	if st.sess == nil {
-		sess, err := s.cfg.Sessions.Create(r.Context(), s.clientIP(r), !st.policy.ForceLogin())
-		if err != nil {
-			return err
-		}
-		st.sess = sess
-		st.opened = true
-		s.setCookie(w, r, sess.ID)
-	}
-	// An unlicensed guest is a force-login guest (default mode licenses every session at
-	// creation), so a change of forceLogin only applies to sessions opened after it.
-	if !st.descriptive && st.sess.Guest && !st.sess.Licensed {
-		return errGuest
-	}
-	return nil
+// cookieWriter carries out the core's cookie decision just before the answer's headers
+// go out, whatever the handler or the error funnel writes: the decision is final only
+// then (an error undoes a session the request opened).
+type cookieWriter struct {
+	http.ResponseWriter
+	srv  *Server
+	r    *http.Request
+	req  *core.Request
+	done bool
 }
 
-// privileges returns the expanded privileges the request's session holds under the
-// roles.json in force.
-func (st *state) privileges() []string {
-	if st.sess == nil {
-		return nil
+func (w *cookieWriter) apply() {
+	if w.done {
+		return
 	}
-	if st.heldFor != st.sess {
-		st.held = st.policy.Expand(st.sess.Privileges, st.sess.Roles)
-		st.heldFor = st.sess
+	w.done = true
+	switch c := w.req.Cookie(); {
+	case c.Set != "":
+		w.srv.setCookie(w.ResponseWriter, w.r, c.Set)
+	case c.Expire:
+		w.srv.expireCookie(w.ResponseWriter, w.r)
 	}
-	return st.held
 }
 
-// holds reports whether the session holds name as a role or (expanded) privilege.
-func (st *state) holds(name string) bool {
-	if st.sess == nil {
-		return false
-	}
-	if strings.EqualFold(name, roles.Guest) {
-		return true
-	}
-	for _, p := range st.privileges() {
-		if strings.EqualFold(p, name) {
-			return true
-		}
-	}
-	for _, role := range st.sess.Roles {
-		if strings.EqualFold(role, name) && st.policy.IsRole(role) {
-			return true
-		}
-	}
-	return false
+func (w *cookieWriter) WriteHeader(code int) {
+	w.apply()
+	w.ResponseWriter.WriteHeader(code)
 }
+
+func (w *cookieWriter) Write(b []byte) (int, error) {
+	w.apply()
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *cookieWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // setCookie sends the session cookie. It is added before any other Set-Cookie header
 // (clients take the first one).
@@ -202,17 +164,8 @@ func (s *Server) putCookie(w http.ResponseWriter, r *http.Request, c *http.Cooki
 	if c.SameSite == http.SameSiteNoneMode {
 		c.Secure = true // browsers drop SameSite=None cookies that are not Secure
 	}
-	line := c.String()
 	h := w.Header()
-	// Replace an earlier session cookie of this response (e.g. new session, then rotated).
-	prefix := s.cfg.CookieName + "="
-	var others []string
-	for _, v := range h.Values("Set-Cookie") {
-		if !strings.HasPrefix(v, prefix) {
-			others = append(others, v)
-		}
-	}
-	h["Set-Cookie"] = append([]string{line}, others...)
+	h["Set-Cookie"] = append([]string{c.String()}, h["Set-Cookie"]...)
 }
 
 // clientIP is the client's address: the peer's, or — when the peer is one of

@@ -66,7 +66,7 @@ func TestHealthzBeforeReady(t *testing.T) {
 }
 
 func TestGuestSessionsBounded(t *testing.T) {
-	h := newHarness(t, harnessOptions{roles: forceRoles, maxGuests: 2})
+	h := newHarness(t, harnessOptions{roles: forceRoles, maxGuests: 2, scripts: map[string]string{"DataStore.js": dataStoreScript}})
 	first := h.client()
 	wantStatus(t, first.get("/rest/$catalog"), 200, 0)
 	before := first.cookie()

@@ -212,6 +212,11 @@ func Parse(data []byte) (*Config, error) {
 	return parse("roles.json", data)
 }
 
+// ParseFile is Parse with the file name to use in error messages.
+func ParseFile(file string, data []byte) (*Config, error) {
+	return parse(file, data)
+}
+
 // ForceLogin reports whether new sessions are guests until a script grants
 // privileges (roles.json "forceLogin").
 func (c *Config) ForceLogin() bool { return c.forceLogin }

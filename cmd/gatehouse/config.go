@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,8 @@ type serveConfig struct {
 	MaxGuestSessions int
 	MaxBody          byteSize
 	TrustedProxies   string
+	AllowedOrigins   string
+	MaxConns         int
 	LogFormat        string
 	LogLevel         string
 
@@ -55,6 +58,8 @@ func parseServeFlags(args []string, getenv func(string) string, help io.Writer) 
 	fs.IntVar(&c.MaxGuestSessions, "max-guest-sessions", 100000, "guest sessions kept in memory (least recently used evicted)")
 	fs.Var(&c.MaxBody, "max-body", "request body limit (e.g. 1MiB, 512KiB)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated networks (CIDR or address) of reverse proxies whose X-Forwarded-For is believed")
+	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma-separated origins (https://app.example.com) besides the server's own whose pages may make requests with the session cookie; they get CORS answers")
+	fs.IntVar(&c.MaxConns, "max-conns", 10000, "open client connections at most (more wait in the kernel backlog)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.SetOutput(io.Discard)
@@ -105,6 +110,8 @@ func (c *serveConfig) validate() error {
 		return fmt.Errorf("--max-guest-sessions must be 0 or more")
 	case c.MaxBody <= 0:
 		return fmt.Errorf("--max-body must be positive")
+	case c.MaxConns <= 0:
+		return fmt.Errorf("--max-conns must be positive")
 	case c.CookieName == "" || strings.ContainsAny(c.CookieName, " ;,=\t\r\n"):
 		return fmt.Errorf("--cookie-name %q is not a valid cookie name", c.CookieName)
 	}
@@ -113,6 +120,12 @@ func (c *serveConfig) validate() error {
 	}
 	if _, err := c.proxies(); err != nil {
 		return err
+	}
+	for _, o := range c.origins() {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+			return fmt.Errorf("--allowed-origins: %q is not an origin (scheme://host[:port], e.g. https://app.example.com)", o)
+		}
 	}
 	switch c.CookieSecure {
 	case "auto", "true", "false":
@@ -163,6 +176,17 @@ func (b *byteSize) Set(s string) error {
 	}
 	*b = byteSize(n * mult)
 	return nil
+}
+
+// origins parses --allowed-origins.
+func (c *serveConfig) origins() []string {
+	var out []string
+	for _, o := range strings.Split(c.AllowedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // proxies parses --trusted-proxies: CIDR networks or single addresses, comma-separated.

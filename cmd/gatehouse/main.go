@@ -37,6 +37,9 @@ func main() {
 
 // run is main without the process: it returns the exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -46,7 +49,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "serve":
 		err = serve(ctx, args, getenv, stderr, hooks{})
 	case "check":
-		err = check(args, stdout)
+		err = check(ctx, args, getenv, stdout)
 	case "hash-password":
 		err = hashPassword(args, stdin, stdout)
 	case "version":

@@ -1,4 +1,4 @@
-package rest
+package core
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -25,7 +24,7 @@ import (
 // A draft (live == false) is a session not stored yet: login builds one, and only stores
 // it when onRESTAuthentication accepts.
 type scriptSession struct {
-	srv    *Server
+	req    *Request
 	ctx    context.Context
 	policy *roles.Config
 	s      *sessions.Session
@@ -41,9 +40,9 @@ type scriptSession struct {
 
 var _ engine.Session = (*scriptSession)(nil)
 
-func (s *Server) newScriptSession(ctx context.Context, st *state, sess *sessions.Session, live bool) *scriptSession {
+func (r *Request) newScriptSession(ctx context.Context, sess *sessions.Session, live bool, promoted []string) *scriptSession {
 	c := sess.Clone()
-	return &scriptSession{srv: s, ctx: ctx, policy: st.policy, s: c, live: live, origStorage: c.Storage}
+	return &scriptSession{req: r, ctx: ctx, policy: r.Gen.Roles, s: c, live: live, origStorage: c.Storage, promoted: promoted}
 }
 
 func (ss *scriptSession) ID() string       { return ss.s.ID }
@@ -54,7 +53,7 @@ func (ss *scriptSession) IsGuest() bool    { return ss.s.Guest }
 // mode the licence is taken here; false means none was free and nothing changed.
 func (ss *scriptSession) SetPrivileges(g engine.Grant) (bool, error) {
 	if ss.live && !ss.s.Licensed && ss.policy.ForceLogin() {
-		err := ss.srv.cfg.Sessions.TakeLicence(ss.ctx, ss.s.ID)
+		err := ss.req.app.cfg.Sessions.TakeLicence(ss.ctx, ss.s.ID)
 		if errors.Is(err, sessions.ErrLicenceExhausted) {
 			ss.licenceRefused = true
 			return false, nil
@@ -120,12 +119,9 @@ func (ss *scriptSession) Privileges() []string {
 	return held
 }
 
-// HasPrivilege implements engine.Session.
+// HasPrivilege implements engine.Session, with the same answer as Request.Holds.
 func (ss *scriptSession) HasPrivilege(name string) bool {
-	if strings.EqualFold(name, roles.Guest) {
-		return true
-	}
-	return slices.ContainsFunc(ss.Privileges(), func(p string) bool { return strings.EqualFold(p, name) })
+	return holds(ss.policy, ss.Privileges(), ss.s.Roles, name)
 }
 
 // Storage implements engine.Session.
@@ -151,7 +147,7 @@ func (ss *scriptSession) IdleTimeout() time.Duration { return ss.s.IdleTimeout }
 
 // SetIdleTimeout implements engine.Session; the value is clamped to the configured range.
 func (ss *scriptSession) SetIdleTimeout(d time.Duration) error {
-	ss.s.IdleTimeout = ss.srv.cfg.Sessions.Clamp(d)
+	ss.s.IdleTimeout = ss.req.app.cfg.Sessions.Clamp(d)
 	ss.s.Expires = ss.s.LastAccess.Add(ss.s.IdleTimeout)
 	ss.idleSet = true
 	return nil
@@ -181,14 +177,14 @@ func (ss *scriptSession) CreateOTP(lifespan time.Duration) (string, error) {
 	if !ss.live {
 		return "", errors.New("the session is not open yet")
 	}
-	return ss.srv.cfg.Sessions.CreateOTP(ss.ctx, ss.s.ID, lifespan)
+	return ss.req.app.cfg.Sessions.CreateOTP(ss.ctx, ss.s.ID, lifespan)
 }
 
 // Restore implements engine.Session: the request goes on in the session the passcode
 // names (4D's Session.restore); the current session is closed after the call if it is a
 // guest, so nothing is left behind.
 func (ss *scriptSession) Restore(token string) (bool, error) {
-	sess, err := ss.srv.cfg.Sessions.RedeemOTP(ss.ctx, token)
+	sess, err := ss.req.app.cfg.Sessions.RedeemOTP(ss.ctx, token)
 	if errors.Is(err, sessions.ErrNotFound) {
 		return false, nil
 	}
@@ -210,27 +206,29 @@ func (ss *scriptSession) changed() bool {
 }
 
 // errSessionGone: the session a script acted on was closed while the script ran.
-var errSessionGone = errors.New("rest: the session closed during the call")
+var errSessionGone = errors.New("core: the session closed during the call")
 
-// commit writes a live session's changes back. It runs whether the script returned or
-// threw: what the script did to the session happened (as in 4D, where setPrivileges takes
-// effect at once).
-func (ss *scriptSession) commit(w http.ResponseWriter, r *http.Request, st *state) error {
-	m := ss.srv.cfg.Sessions
-	ctx := ss.ctx
+// commit writes a live session's changes back to the store in one atomic update, renames
+// it when privileges were granted, closes it when the script asked to, and moves the
+// request to the session a passcode restored. It runs whether the script returned or threw.
+// A draft (not stored) has nothing to commit.
+func (ss *scriptSession) commit(ctx context.Context) error {
+	if !ss.live {
+		return nil
+	}
+	r := ss.req
+	m := r.app.cfg.Sessions
 	if ss.logout {
 		if err := m.Delete(ctx, ss.s.ID); err != nil {
 			return err
 		}
-		ss.srv.expireCookie(w, r)
-		st.sess = nil
+		r.dropSession()
 		return nil
 	}
 	// The session may have gone while the script ran (a logout from another tab, expiry):
 	// its changes are then moot, and the request goes on without a session.
 	gone := func() error {
-		st.sess = nil
-		ss.srv.expireCookie(w, r)
+		r.dropSession()
 		return errSessionGone
 	}
 	if ss.changed() {
@@ -241,9 +239,9 @@ func (ss *scriptSession) commit(w http.ResponseWriter, r *http.Request, st *stat
 			return gone()
 		}
 		if err != nil {
-			return fmt.Errorf("rest: save session: %w", err)
+			return fmt.Errorf("core: save session: %w", err)
 		}
-		st.sess = updated
+		r.sess = updated
 	}
 	if ss.granted {
 		rotated, err := m.Rotate(ctx, ss.s.ID)
@@ -251,23 +249,21 @@ func (ss *scriptSession) commit(w http.ResponseWriter, r *http.Request, st *stat
 			return gone()
 		}
 		if err != nil {
-			return fmt.Errorf("rest: rotate session: %w", err)
+			return fmt.Errorf("core: rotate session: %w", err)
 		}
-		st.sess = rotated
-		st.opened = true
-		ss.srv.setCookie(w, r, rotated.ID)
+		r.setSession(rotated)
+		r.renamed = true
 	}
 	if ss.restored != nil {
 		// The client's cookie now names the restored session: a guest session it leaves
 		// behind is abandoned, so close it (and free its licence) now.
-		if cur := st.sess; cur != nil && cur.Guest && cur.ID != ss.restored.ID {
+		if cur := r.sess; cur != nil && cur.Guest && cur.ID != ss.restored.ID {
 			if err := m.Delete(ctx, cur.ID); err != nil {
 				return err
 			}
 		}
-		st.sess = ss.restored
-		st.opened = false // the client's own session, which it knows
-		ss.srv.setCookie(w, r, ss.restored.ID)
+		r.setSession(ss.restored)
+		r.created, r.renamed = false, false // the client's own session, which it knows
 	}
 	return nil
 }
@@ -305,7 +301,7 @@ func mergeStorage(cur, orig, next []byte) ([]byte, error) {
 		*p.m = map[string]json.RawMessage{}
 		if len(p.b) > 0 {
 			if err := json.Unmarshal(p.b, p.m); err != nil {
-				return nil, fmt.Errorf("rest: session storage: %w", err)
+				return nil, fmt.Errorf("core: session storage: %w", err)
 			}
 		}
 	}

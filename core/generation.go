@@ -1,0 +1,270 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"gatehouse/datastore"
+	"gatehouse/engine"
+	"gatehouse/internal/appfile"
+	"gatehouse/roles"
+)
+
+// The app files a generation is made of.
+const (
+	RolesFile = "roles.json"
+	ModelFile = "model.json"
+)
+
+// The script modules with a meaning of their own (SPEC §5.1). These names, and
+// authentifyFunction, are known here and nowhere else: Resolve maps URL names to them.
+const (
+	dataStoreModule    = "DataStore"            // scripts/DataStore.js: ds.* functions
+	authModule         = "onRESTAuthentication" // scripts/onRESTAuthentication.js
+	authentifyFunction = "authentify"           // the force-login entry point
+)
+
+// reservedModules are module names no dataclass may take: a dataclass named DataStore
+// would reach the datastore functions through /rest/DataStore/fn under the dataclass's
+// permissions instead of ds.*'s.
+var reservedModules = []string{dataStoreModule, authModule}
+
+// Generation is one loaded app: roles.json, model.json and the scripts, validated together
+// and swapped as one unit. It is immutable. A request pins one generation when it starts
+// and uses it to the end — permission checks, function lookup and the script call — so a
+// reload can never mix an old roles.json with a new model.
+type Generation struct {
+	Roles   *roles.Config
+	Model   *datastore.Model
+	Scripts *engine.Scripts // nil: no scripts folder
+
+	// Seq numbers generations from 1, in the order they came into force.
+	Seq    uint64
+	Loaded time.Time
+	// Warnings are things worth saying that do not reject the generation (no roles.json).
+	Warnings []string
+
+	hasRoles, hasModel bool
+	modelSource        []byte // model.json as read, to skip the schema step when unchanged
+}
+
+// ModelChanged reports whether g's model.json differs from prev's (the schema step runs
+// only then).
+func (g *Generation) ModelChanged(prev *Generation) bool {
+	return prev == nil || g.hasModel != prev.hasModel || !bytes.Equal(g.modelSource, prev.modelSource)
+}
+
+// HasAuthentication reports whether onRESTAuthentication.js decides logins.
+func (g *Generation) HasAuthentication() bool { return g.Scripts.HasAuthentication() }
+
+// ForceLogin reports whether new sessions are guests until authentify grants privileges.
+func (g *Generation) ForceLogin() bool { return g.Roles.ForceLogin() }
+
+// loader reads an app folder into generations.
+type loader struct {
+	dir    string
+	engine ScriptHost
+}
+
+// load reads, compiles and cross-validates the whole app folder. prev is the generation
+// in force (nil at start): removing a file that decides logins or permissions from a
+// running server is a rejection, since falling back to a missing file's default would open
+// everything (SPEC §5.6); a restart accepts the absence. Every problem is reported.
+func (l *loader) load(ctx context.Context, prev *Generation) (*Generation, error) {
+	g := &Generation{Loaded: time.Now()}
+	var errs []error
+	root, err := os.OpenRoot(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("app folder %s: %w", l.dir, err)
+	}
+	defer root.Close()
+
+	data, err := appfile.Read(root, RolesFile, 0)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		g.Roles = roles.Default()
+		g.Warnings = append(g.Warnings, "no roles.json: every resource is open to every session and the login mode is the default (as in 4D); add a roles.json to restrict access")
+	case err != nil:
+		errs = append(errs, fmt.Errorf("%s: %w", RolesFile, err))
+	default:
+		g.hasRoles = true
+		if g.Roles, err = roles.ParseFile(filepath.Join(l.dir, RolesFile), data); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	data, err = appfile.Read(root, ModelFile, 0)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		g.Model, _ = datastore.ParseModel([]byte(`{"dataClasses":[]}`))
+	case err != nil:
+		errs = append(errs, fmt.Errorf("%s: %w", ModelFile, err))
+	default:
+		g.hasModel, g.modelSource = true, data
+		if g.Model, err = datastore.ParseModelFile(filepath.Join(l.dir, ModelFile), data); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	scriptsErr := error(nil)
+	if g.Scripts, scriptsErr = l.engine.Load(ctx); scriptsErr != nil {
+		errs = append(errs, scriptsErr)
+	}
+
+	if prev != nil {
+		if prev.hasRoles && !g.hasRoles && g.Roles != nil {
+			errs = append(errs, removed(RolesFile))
+		}
+		if prev.hasModel && !g.hasModel && g.Model != nil {
+			errs = append(errs, removed(ModelFile))
+		}
+		if scriptsErr == nil {
+			for _, m := range reservedModules {
+				if prev.Scripts.Has(m) && !g.Scripts.Has(m) {
+					errs = append(errs, removed("scripts/"+m+".js"))
+				}
+			}
+		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, g.crossCheck()...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return g, nil
+}
+
+func removed(file string) error {
+	return fmt.Errorf("%s was removed: keeping the last good version (restart to serve without it)", file)
+}
+
+// crossCheck finds what no single file can see: dataclasses named after reserved modules,
+// and permissions naming a dataclass, attribute or function that the model or the scripts
+// do not have (a misspelt name is a permission that protects nothing: "Users.pasword"
+// leaves the password readable).
+func (g *Generation) crossCheck() []error {
+	var errs []error
+	for _, m := range reservedModules {
+		if g.Model.DataClass(m) != nil {
+			errs = append(errs, fmt.Errorf("model.json: a dataclass may not be named %q: scripts/%s.js is reserved (SPEC §7)", m, m))
+		}
+	}
+	for _, r := range g.Roles.Resources() {
+		if problem := g.dangling(r); problem != "" {
+			errs = append(errs, fmt.Errorf("roles.json: permission on %q (%s): %s", r.String(), r.Kind, problem))
+		}
+	}
+	return errs
+}
+
+// dangling says what is missing for the permission resource r, "" when nothing is.
+func (g *Generation) dangling(r roles.Resource) string {
+	switch r.Kind {
+	case roles.DataClass:
+		if g.Model.DataClass(r.DataClass) == nil {
+			return "no such dataclass in model.json"
+		}
+	case roles.Attribute:
+		dc := g.Model.DataClass(r.DataClass)
+		if dc == nil {
+			return "no such dataclass in model.json"
+		}
+		if dc.Attribute(r.Member) == nil {
+			return "no such attribute in model.json"
+		}
+	case roles.Method:
+		module := r.DataClass
+		if module == "" {
+			module = dataStoreModule
+		} else if g.Model.DataClass(module) == nil {
+			return "no such dataclass in model.json"
+		}
+		if _, ok := g.Scripts.Function(module, r.Member); !ok {
+			return fmt.Sprintf("scripts/%s.js exports no function %q", module, r.Member)
+		}
+	}
+	return ""
+}
+
+// Check loads the app folder in dir once and reports every problem, without serving it
+// (gatehouse check). warnings are the generation's warnings when it loads.
+func Check(ctx context.Context, dir string) (warnings []string, err error) {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("app folder %s: not a folder", dir)
+	}
+	eng, err := engine.New(engine.Options{Dir: filepath.Join(dir, "scripts")})
+	if err != nil {
+		return nil, err
+	}
+	g, err := (&loader{dir: dir, engine: eng}).load(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return g.Warnings, nil
+}
+
+// FuncKind is what a function URL names a function of.
+type FuncKind uint8
+
+const (
+	// DatastoreFunction: POST /rest/$catalog/{fn}, a function of scripts/DataStore.js.
+	DatastoreFunction FuncKind = iota
+	// DataClassFunction: POST /rest/{DC}/{fn}, a function of scripts/{DC}.js.
+	DataClassFunction
+)
+
+// Target is a script function a URL names, resolved: the module to run, the function, and
+// the permission resource that guards it.
+type Target struct {
+	Module   string
+	Function string
+	Resource roles.Resource
+	// OnHTTPGet: the script opened the function to GET (exports.f.onHttpGet = true).
+	OnHTTPGet bool
+	// entry: authentify, the force-login entry point, callable by every session (guests
+	// included) whatever roles.json says (SPEC §3.3).
+	entry bool
+}
+
+// Resolve is the one map from a function URL — (kind, dataclass, name) — to the script
+// module and function it runs and the permission resource that guards it. dataClass is
+// ignored for DatastoreFunction. An unknown or unexposed dataclass, or a function its
+// module does not export, is ErrUnknownFunction.
+func (g *Generation) Resolve(kind FuncKind, dataClass, name string) (Target, error) {
+	var t Target
+	switch kind {
+	case DatastoreFunction:
+		t = Target{Module: dataStoreModule, Function: name, Resource: roles.MethodResource("", name),
+			entry: name == authentifyFunction}
+	case DataClassFunction:
+		dc := g.Model.DataClass(dataClass)
+		if dc == nil || !dc.Exposed || slices.Contains(reservedModules, dc.Name) {
+			return Target{}, ErrUnknownFunction
+		}
+		t = Target{Module: dc.Name, Function: name, Resource: roles.MethodResource(dc.Name, name)}
+	default:
+		return Target{}, ErrUnknownFunction
+	}
+	info, ok := g.Scripts.Function(t.Module, t.Function)
+	if !ok {
+		return Target{}, ErrUnknownFunction
+	}
+	t.OnHTTPGet = info.OnHTTPGet
+	return t, nil
+}
+
+// DataClassFunctions lists the exported functions of dataclass dc (for $catalog).
+func (g *Generation) DataClassFunctions(dc string) []engine.FunctionInfo {
+	if slices.Contains(reservedModules, dc) {
+		return nil
+	}
+	return g.Scripts.Functions(dc)
+}
