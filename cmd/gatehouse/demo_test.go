@@ -58,6 +58,14 @@ func TestDemoDefaultMode(t *testing.T) {
 		"username-4D": "ann@example.com", "password-4D": "nope"}, ""); code != 401 || body != `{"result":false}` {
 		t.Fatalf("bad login: %d %s", code, body)
 	}
+	// Users are looked up exactly: "@" is a wildcard of "=", so "a@" once logged in as ann
+	// with her password. An unknown spelling is an unknown user.
+	for _, user := range []string{"a@", "@", "ann@", "adm@"} {
+		if code, body := s.browser().do("POST", "/rest/$directory/login", map[string]string{
+			"username-4D": user, "password-4D": "sales-secret"}, ""); code != 401 {
+			t.Fatalf("login as %q with ann's password: %d %s", user, code, body)
+		}
+	}
 	// The admin (a Users account) gets WebAdmin through HTTP Basic and sees $info.
 	a := s.browser()
 	code, body = a.do("GET", "/rest/$info", map[string]string{"Authorization": "Basic YWRtaW46YWRtaW4tc2VjcmV0"}, "")

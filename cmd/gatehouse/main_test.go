@@ -76,7 +76,9 @@ func startServer(t *testing.T, dir string, args ...string) *server {
 	s := &server{t: t, stop: cancel, done: make(chan error, 1), stderr: &lockedBuffer{}, reloaded: make(chan error, 100)}
 	ready := make(chan string, 1)
 	env := func(string) string { return "" }
-	all := append([]string{"--dir", dir, "--addr", "127.0.0.1:0"}, args...)
+	// bcrypt at the demo's cost under -race on a loaded machine takes seconds: the default
+	// 5s script timeout would race it (a test's own --script-timeout comes later and wins).
+	all := append([]string{"--dir", dir, "--addr", "127.0.0.1:0", "--script-timeout", "2m"}, args...)
 	go func() { s.done <- serve(ctx, all, env, s.stderr, hooks{ready: ready, reloaded: s.reloaded}) }()
 	select {
 	case addr := <-ready:
