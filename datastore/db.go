@@ -261,3 +261,8 @@ func (db *DB) applyDataClass(ctx context.Context, tx *sql.Tx, dc *DataClass, sto
 	}
 	return changes, nil
 }
+
+// Ping checks that the database answers (for readiness probes).
+func (db *DB) Ping(ctx context.Context) error {
+	return db.d.classify(db.r.PingContext(ctx))
+}

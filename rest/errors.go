@@ -136,6 +136,10 @@ func toError(err error) *Error {
 	case errors.As(err, &pe):
 		return out(http.StatusUnauthorized, permissionCodes[pe.Action],
 			fmt.Sprintf("No permission to %s %s", pe.Action, pe.Resource))
+	case errors.Is(err, sessions.ErrUnavailable):
+		e := out(http.StatusServiceUnavailable, codeStoreUnavailable, "The session store is unavailable: try again")
+		e.RetryAfter = time.Second
+		return e
 	case errors.Is(err, sessions.ErrLicenceExhausted):
 		return out(errNoLicence.Status, errNoLicence.Code, errNoLicence.Message)
 	case errors.As(err, &te):

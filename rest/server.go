@@ -35,6 +35,9 @@ type Config struct {
 	// AllowedOrigins are the origins (scheme://host[:port]), besides the server's own, whose
 	// pages may make state-changing requests with the session cookie; they get CORS answers.
 	AllowedOrigins []string
+	// Ready checks the parts the server needs (session store, database, ...) for /readyz:
+	// part name -> nil when it works. Nil: only "started" is checked.
+	Ready func(ctx context.Context) map[string]error
 
 	CookieName     string        // default WASID4D
 	CookieSecure   string        // auto (default), true, false
@@ -181,6 +184,7 @@ func (s *Server) routes() {
 		return errorf(http.StatusMethodNotAllowed, codeMalformedURL, "Method not allowed")
 	})
 	r.Handle("/healthz", http.HandlerFunc(s.handleHealth)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/readyz", http.HandlerFunc(s.handleReady)).Methods(http.MethodGet, http.MethodHead)
 	if s.cfg.WebDir != "" {
 		r.PathPrefix("/").Handler(s.static(s.cfg.WebDir))
 	}
@@ -214,6 +218,33 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 	default:
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
 	}
+}
+
+// handleReady handles "GET /readyz": 200 only when the server can do its job — started,
+// and every check of Config.Ready passing — else 503 naming each failing part. No session
+// is involved.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	failing := map[string]string{}
+	select {
+	case <-s.ready:
+	default:
+		failing["server"] = "starting"
+	}
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		for part, err := range s.cfg.Ready(ctx) {
+			if err != nil {
+				s.logger(r).Warn("not ready", "part", part, "err", err)
+				failing[part] = "unavailable"
+			}
+		}
+	}
+	if len(failing) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failing": failing})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // recoverer turns a panic into a 500 and a log record with the stack, and keeps serving.

@@ -179,6 +179,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		TrustedProxies: cfg.TrustedProxies, AllowedOrigins: cfg.AllowedOrigins,
 		CookieName: cfg.CookieName, CookieSecure: cfg.CookieSecure, CookieSameSite: cfg.CookieSameSite,
 		MaxBody: cfg.MaxBody, Version: cfg.Version, Logger: s.log,
+		Ready: s.ready,
 	})
 	if err != nil {
 		return nil, err
@@ -263,6 +264,12 @@ func (s *Server) cookieKeys() ([]sessions.KeyPair, error) {
 		return nil, errors.New("GATEHOUSE_COOKIE_BLOCK_KEY is set without GATEHOUSE_COOKIE_HASH_KEY")
 	}
 	return sessions.LoadOrCreateKeyFile(s.path("data", "cookie.keys"))
+}
+
+// ready checks the parts a request needs, for /readyz.
+func (s *Server) ready(ctx context.Context) map[string]error {
+	_, storeErr := s.sessions.Stats(ctx)
+	return map[string]error{"database": s.db.Ping(ctx), "sessions": storeErr}
 }
 
 // Handler is the server's HTTP handler (for httptest and benchmarks).

@@ -207,3 +207,21 @@ func TestStartWithoutRolesWarns(t *testing.T) {
 		t.Fatalf("no warning about the missing roles.json:\n%s", e.logs)
 	}
 }
+
+func TestReadiness(t *testing.T) {
+	e := start(t, app(t, map[string]string{"model.json": salesModel}), Config{})
+	testkit.Run(t, e.http.URL, []testkit.Scenario{
+		{Name: "NotReadyBeforeServing", Path: "/readyz", Status: 503, Want: []string{`"server":"starting"`}},
+		{Name: "LiveBeforeServing", Path: "/healthz", Status: 503},
+	})
+	e.srv.rest.SetReady()
+	testkit.Run(t, e.http.URL, []testkit.Scenario{
+		{Name: "Ready", Path: "/readyz", Status: 200, Want: []string{`{"status":"ok"}`}},
+		{Name: "Live", Path: "/healthz", Status: 200},
+	})
+	e.srv.db.Close()
+	testkit.Run(t, e.http.URL, []testkit.Scenario{
+		{Name: "DatabaseGone", Path: "/readyz", Status: 503, Want: []string{`"database":"unavailable"`}},
+		{Name: "StillLive", Path: "/healthz", Status: 200},
+	})
+}

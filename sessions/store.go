@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"gatehouse/internal/errkind"
 )
 
 var (
@@ -13,6 +15,10 @@ var (
 	ErrLicenceExhausted = errors.New("sessions: maximum number of sessions reached")
 	// ErrExists: a session with that ID already exists.
 	ErrExists = errors.New("sessions: session ID already in use")
+	// ErrUnavailable: the store cannot be reached now (a networked store's server is down
+	// or too slow). Requests that need a session fail closed with it; it is never taken
+	// for "no session" or "no licence". Wrap it: fmt.Errorf("%w: %v", ErrUnavailable, err).
+	ErrUnavailable = errkind.New(errkind.Unavailable, "sessions: the session store is unavailable")
 )
 
 // Store keeps sessions, their licences, login-attempt counters and one-time tokens.
