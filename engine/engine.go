@@ -94,17 +94,6 @@ func New(opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// Check compiles and inspects every script under dir and returns every
-// problem, without serving anything (for "gatehouse check").
-func Check(dir string) error {
-	e, err := New(Options{Dir: dir})
-	if err != nil {
-		return err
-	}
-	_, err = e.Load(context.Background())
-	return err
-}
-
 var identifier = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
 
 // reservedNames are the sandbox's own globals and the CommonJS names.
