@@ -173,8 +173,8 @@
 // set, and so is a nil *Scripts. A *Scripts is immutable and is what a caller
 // asks about (HasAuthentication, Function, Functions, Modules, Has) and runs:
 // Call runs an exported function of a set, Authenticate runs its
-// onRESTAuthentication. Check loads a folder once and reports its problems
-// ("gatehouse check").
+// onRESTAuthentication. "gatehouse check" is a Load of the whole app folder
+// (gatehouse/core.Check).
 //
 // Reload is the caller's: it calls Load (with a context, which a newer reload
 // may cancel), validates the new set with the rest of its configuration, and
