@@ -47,7 +47,8 @@ func parallel(n int, f func(i int)) {
 
 func TestParallelWrongPasswordsNeverPassTheThrottle(t *testing.T) {
 	reached := &counter{}
-	h := newHarness(t, harnessOptions{throttleMax: 10, throttleMaxIP: 1000, globals: []engine.Global{reached},
+	// (a generous script timeout: up to 10 calls build runtimes at once on a loaded machine)
+	h := newHarness(t, harnessOptions{throttleMax: 10, throttleMaxIP: 1000, globals: []engine.Global{reached}, scriptTimeout: time.Minute,
 		scripts: map[string]string{"onRESTAuthentication.js": `
 module.exports = function (user, password) { reached; return password === "right"; };`}})
 	var refused, throttled atomic.Int64
@@ -77,7 +78,7 @@ module.exports = function (user, password) { reached; return password === "right
 
 func TestParallelAuthentifyNeverPassesTheThrottle(t *testing.T) {
 	reached := &counter{}
-	h := newHarness(t, harnessOptions{roles: forceRoles, throttleMaxIP: 50, globals: []engine.Global{reached},
+	h := newHarness(t, harnessOptions{roles: forceRoles, throttleMaxIP: 50, globals: []engine.Global{reached}, scriptTimeout: time.Minute,
 		scripts: map[string]string{"DataStore.js": dataStoreScript + `
 const inner = exports.authentify;
 exports.authentify = function (c) { reached; return inner(c); };`}})
