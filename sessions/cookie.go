@@ -3,6 +3,7 @@ package sessions
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -204,4 +205,25 @@ func createKeyFile(path string) ([]KeyPair, error) {
 		return nil, fmt.Errorf("sessions: %w", err)
 	}
 	return []KeyPair{{Hash: key}}, nil
+}
+
+// LoadOrCreateStoreKeys reads the cookie hash keys a shared store holds (secret
+// "cookie-keys", hex keys as ParseKeys reads them), creating a random 64-byte key there on
+// first use: the first instance of a cluster generates it, the others read it.
+func LoadOrCreateStoreKeys(ctx context.Context, st Secrets) ([]KeyPair, error) {
+	v, err := st.LoadOrCreateSecret(ctx, "cookie-keys", func() (string, error) {
+		key := make([]byte, 64)
+		if _, err := rand.Read(key); err != nil {
+			return "", fmt.Errorf("sessions: cookie key: %w", err)
+		}
+		return hex.EncodeToString(key), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	keys, err := ParseKeys(v, "")
+	if err == nil && len(keys) == 0 {
+		err = errors.New("sessions: the store's cookie keys are empty")
+	}
+	return keys, err
 }

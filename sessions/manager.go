@@ -37,8 +37,9 @@ type Manager struct {
 	every    time.Duration
 	log      *slog.Logger
 
-	stop chan struct{}
-	done sync.WaitGroup
+	stop   chan struct{}
+	done   sync.WaitGroup
+	closed sync.Once
 }
 
 // NewManager returns a Manager; call Open to start its sweeper.
@@ -83,14 +84,19 @@ func (m *Manager) Open() error {
 	return nil
 }
 
-// Close stops the sweeper, waits for it, and closes the store, which releases every
-// licence still held.
+// Close stops the sweeper, waits for it, and closes the store: what this instance holds
+// is released; a shared store's sessions and licences stay for the other instances.
+// A second Close does nothing.
 func (m *Manager) Close() error {
-	if m.stop != nil {
-		close(m.stop)
-		m.done.Wait()
-	}
-	return m.store.Close()
+	var err error
+	m.closed.Do(func() {
+		if m.stop != nil {
+			close(m.stop)
+			m.done.Wait()
+		}
+		err = m.store.Close()
+	})
+	return err
 }
 
 func (m *Manager) sweepLoop() {

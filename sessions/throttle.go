@@ -33,12 +33,12 @@ type ThrottleConfig struct {
 // whatever the interleaving. A success then takes its count back (Attempt.Succeeded), so
 // that what stays counted is the failures.
 type Throttle struct {
-	store Store
+	store Counters
 	cfg   ThrottleConfig
 }
 
 // NewThrottle returns a Throttle keeping its counters in store.
-func NewThrottle(store Store, cfg ThrottleConfig) *Throttle {
+func NewThrottle(store Counters, cfg ThrottleConfig) *Throttle {
 	if cfg.MaxPerUser <= 0 {
 		cfg.MaxPerUser = 10
 	}

@@ -1,4 +1,4 @@
-package sessions
+package sessionstest
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"gatehouse/sessions"
 )
 
 // This file checks the session store and the licence pool against a simple model: random
@@ -122,10 +124,10 @@ func (md *storeModel) pick(r *rand.Rand) string {
 }
 
 // snapshot reads every stored session (expired ones not yet removed included).
-func snapshot(t *testing.T, m *Manager) map[string]Session {
+func snapshot(t *testing.T, m *sessions.Manager) map[string]sessions.Session {
 	t.Helper()
-	got := map[string]Session{}
-	if err := m.Range(context.Background(), func(s *Session) bool {
+	got := map[string]sessions.Session{}
+	if err := m.Range(context.Background(), func(s *sessions.Session) bool {
 		if _, dup := got[s.ID]; dup {
 			t.Fatalf("Range gave session %s twice", s.ID)
 		}
@@ -139,7 +141,7 @@ func snapshot(t *testing.T, m *Manager) map[string]Session {
 
 // compare checks the store against the model: the same sessions with the same licence,
 // guest flag and expiration, counts that agree, and the caps respected.
-func (md *storeModel) compare(t *testing.T, m *Manager, where string) {
+func (md *storeModel) compare(t *testing.T, m *sessions.Manager, where string) {
 	t.Helper()
 	got := snapshot(t, m)
 	for id, ms := range md.sessions {
@@ -159,7 +161,7 @@ func (md *storeModel) compare(t *testing.T, m *Manager, where string) {
 		}
 	}
 	st := stats(t, m)
-	want := Stats{Sessions: len(md.sessions), Guests: len(md.lru), Licensed: md.licensed()}
+	want := sessions.Stats{Sessions: len(md.sessions), Guests: len(md.lru), Licensed: md.licensed()}
 	if st != want {
 		t.Fatalf("%s: stats: got %+v, want %+v", where, st, want)
 	}
@@ -183,11 +185,11 @@ func (md *storeModel) reclaimVictim() string {
 	return ""
 }
 
-// insertLogin stores a draft that has just logged in (Manager.InsertLogin) and applies it
+// insertLogin stores a draft that has just logged in (sessions.Manager.InsertLogin) and applies it
 // to the model: a free licence if there is one, else the licence of the least recently
-// used anonymous session, else ErrLicenceExhausted and nothing stored. A draft still a
+// used anonymous session, else sessions.ErrLicenceExhausted and nothing stored. A draft still a
 // guest (a login without onRESTAuthentication) joins the guests, and their bound.
-func (md *storeModel) insertLogin(t *testing.T, m *Manager, guest bool, now time.Time, where string) {
+func (md *storeModel) insertLogin(t *testing.T, m *sessions.Manager, guest bool, now time.Time, where string) {
 	t.Helper()
 	d, err := m.Draft("10.0.0.3")
 	if err != nil {
@@ -198,8 +200,8 @@ func (md *storeModel) insertLogin(t *testing.T, m *Manager, guest bool, now time
 	if md.licensed() >= md.cap {
 		victim := md.reclaimVictim()
 		if victim == "" {
-			if !errors.Is(err, ErrLicenceExhausted) {
-				t.Fatalf("%s: got %v, want ErrLicenceExhausted", where, err)
+			if !errors.Is(err, sessions.ErrLicenceExhausted) {
+				t.Fatalf("%s: got %v, want sessions.ErrLicenceExhausted", where, err)
 			}
 			return
 		}
@@ -220,14 +222,14 @@ func wantFound(t *testing.T, where string, err error, found bool) {
 	switch {
 	case found && err != nil:
 		t.Fatalf("%s: got %v, want success", where, err)
-	case !found && !errors.Is(err, ErrNotFound):
-		t.Fatalf("%s: got %v, want ErrNotFound", where, err)
+	case !found && !errors.Is(err, sessions.ErrNotFound):
+		t.Fatalf("%s: got %v, want sessions.ErrNotFound", where, err)
 	}
 }
 
 // login does what a script's setPrivileges does to a stored session (take a licence, grant
 // privileges, rotate the ID) and applies it to the model.
-func (md *storeModel) login(t *testing.T, m *Manager, id string, now time.Time, where string) {
+func (md *storeModel) login(t *testing.T, m *sessions.Manager, id string, now time.Time, where string) {
 	t.Helper()
 	ctx := context.Background()
 	ms, stored := md.sessions[id]
@@ -237,15 +239,15 @@ func (md *storeModel) login(t *testing.T, m *Manager, id string, now time.Time, 
 		wantFound(t, where, err, false)
 		return
 	case !ms.licensed && md.licensed() >= md.cap:
-		if !errors.Is(err, ErrLicenceExhausted) {
-			t.Fatalf("%s: got %v, want ErrLicenceExhausted", where, err)
+		if !errors.Is(err, sessions.ErrLicenceExhausted) {
+			t.Fatalf("%s: got %v, want sessions.ErrLicenceExhausted", where, err)
 		}
 		return
 	case err != nil:
 		t.Fatalf("%s: take licence: %v", where, err)
 	}
 	ms.licensed = true
-	_, err = m.Update(ctx, id, func(s *Session) error {
+	_, err = m.Update(ctx, id, func(s *sessions.Session) error {
 		s.Privileges, s.Guest, s.Authenticated = []string{"reader"}, false, true
 		return nil
 	})
@@ -263,19 +265,19 @@ func (md *storeModel) login(t *testing.T, m *Manager, id string, now time.Time, 
 	delete(md.sessions, id)
 	md.dead = append(md.dead, id)
 	md.sessions[s.ID] = ms
-	if _, err := m.Get(ctx, id); !errors.Is(err, ErrNotFound) {
+	if _, err := m.Get(ctx, id); !errors.Is(err, sessions.ErrNotFound) {
 		t.Fatalf("%s: the old ID still works after rotation: %v", where, err)
 	}
 }
 
 // TestStoreMatchesModel runs long random sequences of operations, one at a time, and
 // compares the whole store with the model after each.
-func TestStoreMatchesModel(t *testing.T) {
+func testMatchesModel(t *testing.T, newStore NewStore) {
 	for seed := uint64(1); seed <= 12; seed++ {
 		t.Run(fmt.Sprintf("Seed%d", seed), func(t *testing.T) {
 			const cap, maxGuests = 4, 6
 			ctx := context.Background()
-			m, c := newTestManager(t, cap, maxGuests)
+			m, c := newTestManager(t, newStore, cap, maxGuests)
 			md := newStoreModel(cap, maxGuests, time.Minute, 24*time.Hour)
 			r := rand.New(rand.NewPCG(seed, 99))
 			idles := []time.Duration{30 * time.Second, 2 * time.Minute, 45 * time.Minute, 3 * time.Hour, 48 * time.Hour}
@@ -288,8 +290,8 @@ func TestStoreMatchesModel(t *testing.T) {
 					where = fmt.Sprintf("step %d: create(licence %v)", step, licence)
 					s, err := m.Create(ctx, "10.0.0.1", licence)
 					if licence && md.licensed() >= cap {
-						if !errors.Is(err, ErrLicenceExhausted) {
-							t.Fatalf("%s: got %v, want ErrLicenceExhausted", where, err)
+						if !errors.Is(err, sessions.ErrLicenceExhausted) {
+							t.Fatalf("%s: got %v, want sessions.ErrLicenceExhausted", where, err)
 						}
 						break
 					}
@@ -334,8 +336,8 @@ func TestStoreMatchesModel(t *testing.T) {
 							t.Fatalf("%s: a licensed session taking its licence again: %v", where, err)
 						}
 					case md.licensed() >= cap:
-						if !errors.Is(err, ErrLicenceExhausted) {
-							t.Fatalf("%s: got %v, want ErrLicenceExhausted", where, err)
+						if !errors.Is(err, sessions.ErrLicenceExhausted) {
+							t.Fatalf("%s: got %v, want sessions.ErrLicenceExhausted", where, err)
 						}
 					default:
 						if err != nil {
@@ -361,7 +363,7 @@ func TestStoreMatchesModel(t *testing.T) {
 					id := md.pick(r)
 					idle := idles[r.IntN(len(idles))]
 					where = fmt.Sprintf("step %d: idle %v", step, idle)
-					_, err := m.Update(ctx, id, func(s *Session) error { s.IdleTimeout = idle; return nil })
+					_, err := m.Update(ctx, id, func(s *sessions.Session) error { s.IdleTimeout = idle; return nil })
 					ms := md.lookup(id, now)
 					wantFound(t, where, err, ms != nil)
 					if ms != nil {
@@ -405,7 +407,7 @@ func TestStoreMatchesModel(t *testing.T) {
 				}
 				md.compare(t, m, where)
 				for _, id := range md.dead[max(0, len(md.dead)-3):] {
-					if _, err := m.Get(ctx, id); !errors.Is(err, ErrNotFound) {
+					if _, err := m.Get(ctx, id); !errors.Is(err, sessions.ErrNotFound) {
 						t.Fatalf("%s: dead session %s answers: %v", where, id, err)
 					}
 				}
@@ -415,7 +417,7 @@ func TestStoreMatchesModel(t *testing.T) {
 			if _, err := m.Sweep(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if st := stats(t, m); st != (Stats{}) {
+			if st := stats(t, m); st != (sessions.Stats{}) {
 				t.Fatalf("after everything expired: %+v", st)
 			}
 		})
@@ -426,7 +428,7 @@ func TestStoreMatchesModel(t *testing.T) {
 // seconds, so a session that expired less than a second ago may survive one sweep (it is
 // still never served: lookups check the exact time); one expired longer ago must be gone.
 // n, the count the store reported, must match what went.
-func (md *storeModel) sweep(t *testing.T, m *Manager, where string, now time.Time, n int) {
+func (md *storeModel) sweep(t *testing.T, m *sessions.Manager, where string, now time.Time, n int) {
 	t.Helper()
 	got := snapshot(t, m)
 	removed := 0
@@ -454,7 +456,7 @@ func (md *storeModel) sweep(t *testing.T, m *Manager, where string, now time.Tim
 // rounds (all workers stopped) the clock moves, the sweeper runs, and the store is checked
 // against the union of the workers' models. During a round a watcher checks that the
 // licences held never exceed the cap.
-func TestStoreInvariantsUnderConcurrency(t *testing.T) {
+func testInvariantsUnderConcurrency(t *testing.T, newStore NewStore) {
 	const (
 		workers   = 8
 		rounds    = 30
@@ -464,7 +466,7 @@ func TestStoreInvariantsUnderConcurrency(t *testing.T) {
 		seed      = 2026
 	)
 	ctx := context.Background()
-	m, c := newTestManager(t, cap, maxGuests)
+	m, c := newTestManager(t, newStore, cap, maxGuests)
 	models := make([]*storeModel, workers)
 	rngs := make([]*rand.Rand, workers)
 	for w := range workers {
@@ -541,7 +543,7 @@ func TestStoreInvariantsUnderConcurrency(t *testing.T) {
 	if _, err := m.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st := stats(t, m); st != (Stats{}) {
+	if st := stats(t, m); st != (sessions.Stats{}) {
 		t.Fatalf("after everything expired: %+v", st)
 	}
 }
@@ -550,8 +552,8 @@ func TestStoreInvariantsUnderConcurrency(t *testing.T) {
 // move during a round, so expiry is decided; what other workers do shows only as a full
 // licence pool (any licence request may be refused) and as guests evicted to make room or
 // closed for their licence by a login (any guest may vanish). Everything else must go as the worker's model says.
-func runWorker(ctx context.Context, m *Manager, md *storeModel, r *rand.Rand, now time.Time, n int) error {
-	// gone handles ErrNotFound for a session the model holds: fine for an expired one or
+func runWorker(ctx context.Context, m *sessions.Manager, md *storeModel, r *rand.Rand, now time.Time, n int) error {
+	// gone handles sessions.ErrNotFound for a session the model holds: fine for an expired one or
 	// a guest (evicted by someone's new guest), a failure for any other.
 	gone := func(id, op string) error {
 		ms := md.sessions[id]
@@ -563,10 +565,10 @@ func runWorker(ctx context.Context, m *Manager, md *storeModel, r *rand.Rand, no
 		}
 		return fmt.Errorf("%s: live session %s not found", op, id)
 	}
-	check := func(op, id string, s *Session, err error) (bool, error) {
+	check := func(op, id string, s *sessions.Session, err error) (bool, error) {
 		ms := md.sessions[id]
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, sessions.ErrNotFound):
 			return false, gone(id, op)
 		case err != nil:
 			return false, fmt.Errorf("%s: %w", op, err)
@@ -587,7 +589,7 @@ func runWorker(ctx context.Context, m *Manager, md *storeModel, r *rand.Rand, no
 			licence := r.IntN(2) == 0
 			s, cerr := m.Create(ctx, "10.1.1.1", licence)
 			switch {
-			case errors.Is(cerr, ErrLicenceExhausted) && licence:
+			case errors.Is(cerr, sessions.ErrLicenceExhausted) && licence:
 			case cerr != nil:
 				err = fmt.Errorf("create: %w", cerr)
 			default:
@@ -606,11 +608,11 @@ func runWorker(ctx context.Context, m *Manager, md *storeModel, r *rand.Rand, no
 			ms := md.sessions[id]
 			lerr := m.TakeLicence(ctx, id)
 			switch {
-			case errors.Is(lerr, ErrLicenceExhausted):
+			case errors.Is(lerr, sessions.ErrLicenceExhausted):
 				if ms != nil && ms.licensed {
 					err = fmt.Errorf("take licence: a licensed session was refused its own licence")
 				}
-			case errors.Is(lerr, ErrNotFound):
+			case errors.Is(lerr, sessions.ErrNotFound):
 				err = gone(id, "take licence")
 			case lerr != nil:
 				err = fmt.Errorf("take licence: %w", lerr)
@@ -627,13 +629,13 @@ func runWorker(ctx context.Context, m *Manager, md *storeModel, r *rand.Rand, no
 				delete(md.sessions, id)
 				md.dead = append(md.dead, id)
 				md.sessions[s.ID] = ms
-				if _, gerr := m.Get(ctx, id); !errors.Is(gerr, ErrNotFound) {
+				if _, gerr := m.Get(ctx, id); !errors.Is(gerr, sessions.ErrNotFound) {
 					err = fmt.Errorf("rotate: old ID still answers: %v", gerr)
 				}
 			}
 		case 6: // idle timeout
 			idle := []time.Duration{time.Second, 10 * time.Minute, 2 * time.Hour}[r.IntN(3)]
-			s, uerr := m.Update(ctx, id, func(s *Session) error { s.IdleTimeout = idle; return nil })
+			s, uerr := m.Update(ctx, id, func(s *sessions.Session) error { s.IdleTimeout = idle; return nil })
 			var ok bool
 			if ok, err = check("set idle", id, s, uerr); ok {
 				ms := md.sessions[id]
@@ -656,7 +658,7 @@ func runWorker(ctx context.Context, m *Manager, md *storeModel, r *rand.Rand, no
 			}
 			d.Guest, d.Authenticated = false, true
 			switch lerr := m.InsertLogin(ctx, d); {
-			case errors.Is(lerr, ErrLicenceExhausted):
+			case errors.Is(lerr, sessions.ErrLicenceExhausted):
 			case lerr != nil:
 				err = fmt.Errorf("insert login: %w", lerr)
 			case !d.Licensed:
@@ -674,14 +676,14 @@ func runWorker(ctx context.Context, m *Manager, md *storeModel, r *rand.Rand, no
 
 // workerLogin is login for a worker of the concurrent test: another worker may hold the
 // last licence, and a guest may be evicted at any moment.
-func (md *storeModel) workerLogin(ctx context.Context, m *Manager, id string, now time.Time,
-	check func(op, id string, s *Session, err error) (bool, error), gone func(id, op string) error) error {
+func (md *storeModel) workerLogin(ctx context.Context, m *sessions.Manager, id string, now time.Time,
+	check func(op, id string, s *sessions.Session, err error) (bool, error), gone func(id, op string) error) error {
 	ms := md.sessions[id]
 	err := m.TakeLicence(ctx, id)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, sessions.ErrNotFound):
 		return gone(id, "login")
-	case errors.Is(err, ErrLicenceExhausted) && ms != nil && !ms.licensed:
+	case errors.Is(err, sessions.ErrLicenceExhausted) && ms != nil && !ms.licensed:
 		return nil // another worker holds the last licence
 	case err != nil:
 		return fmt.Errorf("login: take licence: %w", err)
@@ -689,7 +691,7 @@ func (md *storeModel) workerLogin(ctx context.Context, m *Manager, id string, no
 		return fmt.Errorf("login: dead session %s took a licence", id)
 	}
 	ms.licensed = true
-	s, err := m.Update(ctx, id, func(s *Session) error { s.Guest, s.Privileges = false, []string{"vip"}; return nil })
+	s, err := m.Update(ctx, id, func(s *sessions.Session) error { s.Guest, s.Privileges = false, []string{"vip"}; return nil })
 	if ok, err := check("login: update", id, nil, err); !ok || err != nil {
 		return err
 	}
@@ -711,7 +713,7 @@ func (md *storeModel) workerLogin(ctx context.Context, m *Manager, id string, no
 // session belongs to exactly one worker, every live non-guest session of a model is
 // stored, and licences and counts agree. Guests a model holds but the store lost were
 // evicted: the model forgets them.
-func checkUnion(t *testing.T, m *Manager, models []*storeModel, now time.Time, where string) {
+func checkUnion(t *testing.T, m *sessions.Manager, models []*storeModel, now time.Time, where string) {
 	t.Helper()
 	got := snapshot(t, m)
 	owner := map[string]int{}
@@ -744,7 +746,7 @@ func checkUnion(t *testing.T, m *Manager, models []*storeModel, now time.Time, w
 		}
 	}
 	st := stats(t, m)
-	if want := (Stats{Sessions: len(got), Guests: guests, Licensed: licensed}); st != want {
+	if want := (sessions.Stats{Sessions: len(got), Guests: guests, Licensed: licensed}); st != want {
 		t.Fatalf("%s: stats: got %+v, want %+v", where, st, want)
 	}
 	if st.Licensed > models[0].cap || st.Guests > models[0].maxGuests {

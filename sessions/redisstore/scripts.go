@@ -1,0 +1,249 @@
+package redisstore
+
+import "github.com/redis/rueidis"
+
+// Every operation is one Lua script, so that it is atomic on the Redis server. Each script
+// starts with the prelude below. ARGV[1] is the key prefix (the hash tag, so that every key
+// is in one slot: standalone, Sentinel and Cluster alike) and ARGV[2] the clock override
+// in microseconds ("0": the server's TIME, always, outside the conformance tests).
+//
+// Keys under the prefix P:
+//
+//	P s:<id>    hash: d (the session as JSON), exp (deadline, µs), la (last access written,
+//	            µs), idle (µs), g (guest 0/1), lic (licence 0/1), v (version, for Update)
+//	P exp       zset: every session by deadline (the sweep reads what expired)
+//	P lic       zset: licensed sessions by deadline (its size is the licences held)
+//	P guests    zset: guests by last use (a sequence number: the LRU order)
+//	P lguests   zset: licensed guests, same scores (ReclaimGuestLicence takes the first)
+//	P seq       the use sequence
+//	P c:<key>   hash: a counter's n and r (window end, µs)
+//	P t:<tok>   hash: a token's sid and e (expiry, µs)
+//	P licences  the cluster's licence cap; P secret:<name> shared secrets
+//
+// Numbers are microseconds held in Lua doubles (exact below 2^53, i.e. until the year
+// 2255) and always written with %.0f: Lua's own number-to-string keeps 14 digits.
+const prelude = `
+local P = ARGV[1]
+local function f(x) return string.format('%.0f', x) end
+local function clock()
+  local o = tonumber(ARGV[2])
+  if o and o > 0 then return o end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local function skey(id) return P .. 's:' .. id end
+local function slack(idle, smin, smax) return math.min(math.max(math.floor(idle / 60), smin), smax) end
+local function fetch(id)
+  local h = redis.call('HGETALL', skey(id))
+  if #h == 0 then return nil end
+  local t = {}
+  for i = 1, #h, 2 do t[h[i]] = h[i + 1] end
+  return t
+end
+-- remove deletes a session and releases its licence: the one place either happens, inside
+-- a script, so that a licence is released exactly once.
+local function remove(id)
+  redis.call('DEL', skey(id))
+  redis.call('ZREM', P .. 'exp', id)
+  redis.call('ZREM', P .. 'lic', id)
+  redis.call('ZREM', P .. 'guests', id)
+  redis.call('ZREM', P .. 'lguests', id)
+end
+local function live(id, now)
+  local t = fetch(id)
+  if not t then return nil end
+  if tonumber(t.exp) <= now then remove(id); return nil end
+  return t
+end
+local function ok(id, t) return {'OK', id, t.d, t.exp, t.la, t.idle, t.g, t.lic, t.v} end
+local function use(id, t)
+  if t.g == '1' then
+    local q = redis.call('INCR', P .. 'seq')
+    redis.call('ZADD', P .. 'guests', q, id)
+    if t.lic == '1' then redis.call('ZADD', P .. 'lguests', q, id) end
+  end
+end
+`
+
+func script(body string) *rueidis.Lua { return rueidis.NewLuaScript(prelude + body) }
+
+// ARGV[3..]: id, d, idle, g, licence, cap, maxGuests, slackMin, slackMax.
+var createScript = script(`
+local now = clock()
+local id = ARGV[3]
+if redis.call('EXISTS', skey(id)) == 1 then return {'EXISTS'} end
+local lic, cap = ARGV[7], tonumber(ARGV[8])
+if lic == '1' and cap > 0 and redis.call('ZCARD', P .. 'lic') >= cap then return {'EXHAUSTED'} end
+local idle = tonumber(ARGV[5])
+local exp = now + idle + slack(idle, tonumber(ARGV[10]), tonumber(ARGV[11]))
+local t = {d = ARGV[4], exp = f(exp), la = f(now), idle = ARGV[5], g = ARGV[6], lic = lic, v = '1'}
+redis.call('HSET', skey(id), 'd', t.d, 'exp', t.exp, 'la', t.la, 'idle', t.idle, 'g', t.g, 'lic', t.lic, 'v', t.v)
+redis.call('ZADD', P .. 'exp', t.exp, id)
+if lic == '1' then redis.call('ZADD', P .. 'lic', t.exp, id) end
+use(id, t)
+local max = tonumber(ARGV[9])
+local reply = ok(id, t)
+if t.g == '1' and max > 0 then
+  while redis.call('ZCARD', P .. 'guests') > max do
+    local victim = redis.call('ZRANGE', P .. 'guests', 0, 0)[1]
+    remove(victim)
+    table.insert(reply, victim) -- evicted: the caller forgets them
+  end
+end
+return reply
+`)
+
+// ARGV[3..]: id, touch (0/1), slackMin, slackMax. The new expiration is written only when
+// the last one written is at least the slack old: a session is written at most once per
+// slack, and its deadline (last written access + idle + slack) is never before its real
+// last access + idle.
+var touchScript = script(`
+local now = clock()
+local id = ARGV[3]
+local t = live(id, now)
+if not t then return {'NOTFOUND'} end
+if ARGV[4] == '1' then
+  local idle = tonumber(t.idle)
+  local s = slack(idle, tonumber(ARGV[5]), tonumber(ARGV[6]))
+  if s == 0 or now - tonumber(t.la) >= s then
+    t.la, t.exp, t.v = f(now), f(now + idle + s), f(tonumber(t.v) + 1)
+    redis.call('HSET', skey(id), 'la', t.la, 'exp', t.exp, 'v', t.v)
+    redis.call('ZADD', P .. 'exp', t.exp, id)
+    if t.lic == '1' then redis.call('ZADD', P .. 'lic', t.exp, id) end
+    use(id, t)
+  end
+end
+return ok(id, t)
+`)
+
+// ARGV[3..]: id, version read, d, la, idle, g, slackMin, slackMax.
+var updateScript = script(`
+local now = clock()
+local id = ARGV[3]
+local t = live(id, now)
+if not t then return {'NOTFOUND'} end
+if t.v ~= ARGV[4] then return {'CHANGED'} end
+local idle = tonumber(ARGV[7])
+local g = t.g
+if ARGV[8] == '0' then g = '0' end
+local exp = tonumber(ARGV[6]) + idle + slack(idle, tonumber(ARGV[9]), tonumber(ARGV[10]))
+t.d, t.la, t.idle, t.exp, t.v = ARGV[5], ARGV[6], ARGV[7], f(exp), f(tonumber(t.v) + 1)
+if t.g == '1' and g == '0' then
+  redis.call('ZREM', P .. 'guests', id)
+  redis.call('ZREM', P .. 'lguests', id)
+end
+t.g = g
+redis.call('HSET', skey(id), 'd', t.d, 'la', t.la, 'idle', t.idle, 'exp', t.exp, 'g', t.g, 'v', t.v)
+redis.call('ZADD', P .. 'exp', t.exp, id)
+if t.lic == '1' then redis.call('ZADD', P .. 'lic', t.exp, id) end
+return ok(id, t)
+`)
+
+// ARGV[3..]: id, cap.
+var takeLicenceScript = script(`
+local id = ARGV[3]
+local t = fetch(id)
+if not t then return {'NOTFOUND'} end
+if t.lic == '1' then return {'OK'} end
+local cap = tonumber(ARGV[4])
+if cap > 0 and redis.call('ZCARD', P .. 'lic') >= cap then return {'EXHAUSTED'} end
+redis.call('HSET', skey(id), 'lic', '1', 'v', f(tonumber(t.v) + 1))
+redis.call('ZADD', P .. 'lic', t.exp, id)
+if t.g == '1' then
+  local q = redis.call('ZSCORE', P .. 'guests', id)
+  if q then redis.call('ZADD', P .. 'lguests', q, id) end
+end
+return {'OK'}
+`)
+
+// ARGV[3..]: old, new.
+var rotateScript = script(`
+local now = clock()
+local old, new = ARGV[3], ARGV[4]
+local t = live(old, now)
+if not t then return {'NOTFOUND'} end
+if redis.call('EXISTS', skey(new)) == 1 then return {'EXISTS'} end
+redis.call('RENAME', skey(old), skey(new))
+for _, z in ipairs({'exp', 'lic', 'guests', 'lguests'}) do
+  local q = redis.call('ZSCORE', P .. z, old)
+  if q then
+    redis.call('ZREM', P .. z, old)
+    redis.call('ZADD', P .. z, q, new)
+  end
+end
+return ok(new, t)
+`)
+
+// ARGV[3]: id.
+var deleteScript = script(`
+local id = ARGV[3]
+local t = fetch(id)
+if not t then return {'NOTFOUND'} end
+remove(id)
+return ok(id, t)
+`)
+
+var reclaimScript = script(`
+while true do
+  local v = redis.call('ZRANGE', P .. 'lguests', 0, 0)
+  if #v == 0 then return {'NOTFOUND'} end
+  local t = fetch(v[1])
+  remove(v[1])
+  if t then return ok(v[1], t) end
+end
+`)
+
+// ARGV[3]: how many at most.
+var sweepScript = script(`
+local now = clock()
+local ids = redis.call('ZRANGEBYSCORE', P .. 'exp', '-inf', f(now), 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do remove(id) end
+return ids
+`)
+
+var statsScript = script(`
+return {redis.call('ZCARD', P .. 'exp'), redis.call('ZCARD', P .. 'guests'), redis.call('ZCARD', P .. 'lic')}
+`)
+
+// ARGV[3..]: key, window (µs).
+var hitScript = script(`
+local now = clock()
+local k = P .. 'c:' .. ARGV[3]
+local h = redis.call('HMGET', k, 'n', 'r')
+local n, r = tonumber(h[1]), tonumber(h[2])
+if not n or r <= now then n, r = 0, now + tonumber(ARGV[4]) end
+n = n + 1
+redis.call('HSET', k, 'n', f(n), 'r', f(r))
+redis.call('PEXPIRE', k, f(math.ceil((r - now) / 1000) + 1000))
+return {n, f(r)}
+`)
+
+// ARGV[3]: key.
+var unhitScript = script(`
+local now = clock()
+local k = P .. 'c:' .. ARGV[3]
+local h = redis.call('HMGET', k, 'n', 'r')
+local n, r = tonumber(h[1]), tonumber(h[2])
+if n and n > 0 and r > now then redis.call('HINCRBY', k, 'n', -1) end
+return 1
+`)
+
+// ARGV[3..]: token, session ID, lifespan (µs).
+var putTokenScript = script(`
+local now = clock()
+local k = P .. 't:' .. ARGV[3]
+local life = tonumber(ARGV[5])
+redis.call('HSET', k, 'sid', ARGV[4], 'e', f(now + life))
+redis.call('PEXPIRE', k, f(math.ceil(life / 1000) + 1000))
+return 1
+`)
+
+// ARGV[3]: token.
+var takeTokenScript = script(`
+local now = clock()
+local k = P .. 't:' .. ARGV[3]
+local h = redis.call('HMGET', k, 'sid', 'e')
+redis.call('DEL', k)
+if not h[1] or tonumber(h[2]) <= now then return {'NOTFOUND'} end
+return {'OK', h[1]}
+`)
