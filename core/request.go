@@ -61,7 +61,15 @@ type Request struct {
 // NewRequest starts a request from a client at ip, pinning the generation in force.
 // ephemeral requests (HEAD) are answered like any other but never store a session.
 func (a *App) NewRequest(ip string, p Presented, ephemeral bool) *Request {
-	return &Request{app: a, Gen: a.gen.Load(), IP: ip, presented: p, ephemeral: ephemeral}
+	r := new(Request)
+	a.StartRequest(r, ip, p, ephemeral)
+	return r
+}
+
+// StartRequest is NewRequest into a Request the caller holds (the protocol layer keeps it
+// in its per-request state, sparing an allocation on every request).
+func (a *App) StartRequest(r *Request, ip string, p Presented, ephemeral bool) {
+	*r = Request{app: a, Gen: a.gen.Load(), IP: ip, presented: p, ephemeral: ephemeral}
 }
 
 // Cookie returns what the client must be told about its cookie.

@@ -135,7 +135,8 @@ func (s *Server) handle(access core.Access, opts routeOpt, h handlerFunc) http.H
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateOf(r)
 		req := s.request(r)
-		cw := &cookieWriter{ResponseWriter: w, srv: s, r: r, req: req}
+		st.cookieW = cookieWriter{ResponseWriter: w, srv: s, r: r, req: req}
+		cw := &st.cookieW
 		ctx := r.Context()
 		err := func() error {
 			if user, password, ok := r.BasicAuth(); ok && opts&noBasic == 0 {

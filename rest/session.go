@@ -21,8 +21,12 @@ type state struct {
 	start time.Time
 
 	// req is the core's view of the request (pinned generation, session, cookie decision),
-	// made on first use by Server.request: static files never need one.
-	req *core.Request
+	// started on first use by Server.request (static files never need one) and held here
+	// with what it needs, so that a request allocates it with its state.
+	req     *core.Request
+	reqVal  core.Request
+	ids     [2]string // backing of the presented session IDs (clients send one or two)
+	cookieW cookieWriter
 }
 
 type stateKey struct{}
@@ -61,7 +65,7 @@ func sessionTag(id string) string {
 func (s *Server) request(r *http.Request) *core.Request {
 	st := stateOf(r)
 	if st.req == nil {
-		p := core.Presented{OTP: otpToken(r)}
+		p := core.Presented{OTP: otpToken(r), IDs: st.ids[:0]}
 		if p.OTP == "" {
 			for _, c := range s.sessionCookies(r) {
 				if c.Name != s.cfg.CookieName && !strings.HasPrefix(c.Name, "4DSID_") {
@@ -72,7 +76,8 @@ func (s *Server) request(r *http.Request) *core.Request {
 				}
 			}
 		}
-		st.req = s.cfg.App.NewRequest(s.clientIP(r), p, r.Method == http.MethodHead)
+		s.cfg.App.StartRequest(&st.reqVal, s.clientIP(r), p, r.Method == http.MethodHead)
+		st.req = &st.reqVal
 	}
 	return st.req
 }
