@@ -20,15 +20,15 @@ import (
 // same path; a path through a relatedEntities (1→N) attribute becomes EXISTS over the related
 // table ("staff.name = 'x'": at least one member of staff is called x).
 
-// maxJoins bounds the tables one query touches (SQLite allows 64 in a join).
+// maxJoins bounds the tables one query touches (SQLite allows 64 in a join, PostgreSQL more).
 const maxJoins = 32
 
-// maxBinds bounds the values one query binds (SQLite allows 32766).
+// maxBinds bounds the values one query binds (SQLite allows 32766, PostgreSQL 65535).
 const maxBinds = 30000
 
 // compiler accumulates the bound arguments and alias numbering of one statement.
 type compiler struct {
-	d       sqliteDialect
+	d       dialect
 	params  []any
 	args    []any
 	aliases int
@@ -70,6 +70,14 @@ func (s *scope) from() string {
 
 // column renders alias."name".
 func (s *scope) column(alias string, a *Attribute) string { return alias + "." + s.c.d.quote(a.Name) }
+
+// folded renders the fold shadow column of a string-valued attribute (see shadow.go).
+func (s *scope) folded(alias string, a *Attribute) string {
+	return alias + "." + s.c.d.quote(foldColumn(a))
+}
+
+// bindEnc binds a value already encoded for the column, typed where the dialect needs it.
+func (c *compiler) bindEnc(enc any) string { return c.d.bindCast(c.bind(enc), enc) }
 
 // walk follows path from the scope's dataclass through relatedEntity attributes (adding joins)
 // and returns the alias and dataclass that own the attribute where it stopped: the last one, or
@@ -157,7 +165,7 @@ func (s *scope) comparison(n *compNode, path []pathSeg) (string, error) {
 		return "", err
 	}
 	if a.Kind != KindRelatedEntities {
-		return s.predicate(s.column(alias, a), a, n)
+		return s.predicate(alias, a, n)
 	}
 	if i == len(path)-1 {
 		return "", s.c.errorf(ReasonWrongType, path[i].pos, "%s.%s is a collection: compare one of its attributes (%s.%s.…)", dc.Name, a.Name, a.Name, a.Name)
@@ -236,15 +244,16 @@ func (c *compiler) typed(a *Attribute, raw any, v valueNode) (any, error) {
 	return val, nil
 }
 
-// predicate compiles the comparison of column col (attribute a) with n's value.
-func (s *scope) predicate(col string, a *Attribute, n *compNode) (string, error) {
+// predicate compiles the comparison of attribute a (of the table aliased alias) with n's value.
+func (s *scope) predicate(alias string, a *Attribute, n *compNode) (string, error) {
 	c := s.c
+	col := s.column(alias, a)
 	raw, err := c.operand(n.val)
 	if err != nil {
 		return "", err
 	}
 	if n.op == opIn {
-		return s.in(col, a, n.val, raw)
+		return s.in(alias, a, n.val, raw)
 	}
 	if raw == nil {
 		switch n.op {
@@ -262,75 +271,100 @@ func (s *scope) predicate(col string, a *Attribute, n *compNode) (string, error)
 	isString := a.valueType() == TypeString
 	switch n.op {
 	case opEq:
-		return s.equal(col, a, val, true)
+		return s.equal(alias, a, val, true)
 	case opNe:
-		eq, err := s.equal(col, a, val, true)
+		eq, err := s.equal(alias, a, val, true)
 		return c.d.notTrue(eq), err
 	case opIs:
-		return s.equal(col, a, val, false)
+		return s.equal(alias, a, val, false)
 	case opIsNot:
-		eq, err := s.equal(col, a, val, false)
+		eq, err := s.equal(alias, a, val, false)
 		return c.d.notTrue(eq), err
 	case opBegin, opContains:
 		if !isString {
 			return "", c.errorf(ReasonWrongType, n.opPos, "operator needs a string attribute; %q is of type %s", a.Name, a.valueType())
 		}
 		if n.op == opBegin {
-			return s.prefix(col, fold(val.(string))), nil
+			return s.prefix(alias, a, foldText(val.(string))), nil
 		}
-		return c.d.keyword(col, c.bind(val)), nil
+		return s.keyword(alias, a, val.(string)), nil
 	}
 	sym := rangeSymbols[n.op]
 	if isString {
-		return c.d.fold(col) + sym + c.bind(fold(val.(string))), nil
+		return s.folded(alias, a) + sym + c.bind(foldText(val.(string))), nil
 	}
 	enc, err := c.d.encode(a.valueType(), val)
 	if err != nil {
 		return "", err
 	}
-	return col + sym + c.bind(enc), nil
+	return col + sym + c.bindEnc(enc), nil
+}
+
+// keyword compiles the % operator (see keywordMatch, which it must agree with): the words
+// column holds " w1 w2 … ", so the keyword's words, in order and next to each other, are a
+// LIKE on it; a keyword ending in '@' leaves its last word open.
+func (s *scope) keyword(alias string, a *Attribute, kw string) string {
+	c := s.c
+	ws := words(kw)
+	if len(ws) == 0 {
+		return "FALSE"
+	}
+	pattern := "% " + likeLiteral(strings.Join(ws, " "))
+	if strings.HasSuffix(strings.TrimSpace(kw), "@") {
+		pattern += "%"
+	} else {
+		pattern += " %"
+	}
+	return c.d.like(alias+"."+c.d.quote(wordsColumn(a)), c.bind(pattern))
 }
 
 var rangeSymbols = map[compOp]string{opLt: " < ", opLe: " <= ", opGt: " > ", opGe: " >= "}
 
-// equal compiles col = val; with wildcards, '@' in a string matches any run of characters.
-func (s *scope) equal(col string, a *Attribute, val any, wildcards bool) (string, error) {
+// equal compiles a = val; with wildcards, '@' in a string matches any run of characters.
+func (s *scope) equal(alias string, a *Attribute, val any, wildcards bool) (string, error) {
 	c := s.c
 	if a.valueType() != TypeString {
 		enc, err := c.d.encode(a.valueType(), val)
 		if err != nil {
 			return "", err
 		}
-		return col + " = " + c.bind(enc), nil
+		return s.column(alias, a) + " = " + c.bindEnc(enc), nil
 	}
-	str := fold(val.(string))
+	str := foldText(val.(string))
+	f := s.folded(alias, a)
 	if !wildcards || !strings.Contains(str, "@") {
-		return c.d.fold(col) + " = " + c.bind(str), nil
+		return f + " = " + c.bind(str), nil
 	}
 	// 'abc@' is a prefix: a range on the folded value, which an index can serve.
 	if strings.Count(str, "@") == 1 && strings.HasSuffix(str, "@") {
-		return s.prefix(col, strings.TrimSuffix(str, "@")), nil
+		return s.prefix(alias, a, strings.TrimSuffix(str, "@")), nil
 	}
 	parts := strings.Split(str, "@")
 	for i, p := range parts {
-		parts[i] = c.d.likeLiteral(p)
+		parts[i] = likeLiteral(p)
 	}
-	return c.d.like(c.d.fold(col), c.bind(strings.Join(parts, "%"))), nil
+	return c.d.like(f, c.bind(strings.Join(parts, "%"))), nil
 }
 
-// prefix compiles "col starts with p" (p already folded).
-func (s *scope) prefix(col, p string) string {
+// prefix compiles "a starts with p" (p already folded) as a range on the fold column, which an
+// index serves on both backends.
+func (s *scope) prefix(alias string, a *Attribute, p string) string {
 	c := s.c
 	if p == "" {
-		return col + " IS NOT NULL"
+		return s.column(alias, a) + " IS NOT NULL"
 	}
-	f := c.d.fold(col)
-	return "(" + f + " >= " + c.bind(p) + " AND " + f + " < " + c.bind(c.d.prefixUpperBound(p)) + ")"
+	f := s.folded(alias, a)
+	upper, ok := prefixUpperBound(p)
+	if !ok {
+		return f + " >= " + c.bind(p)
+	}
+	return "(" + f + " >= " + c.bind(p) + " AND " + f + " < " + c.bind(upper) + ")"
 }
 
-// in compiles col IN array: an element null matches NULL, a string with '@' is a pattern.
-func (s *scope) in(col string, a *Attribute, v valueNode, raw any) (string, error) {
+// in compiles a IN array: an element null matches NULL, a string with '@' is a pattern.
+func (s *scope) in(alias string, a *Attribute, v valueNode, raw any) (string, error) {
 	c := s.c
+	col := s.column(alias, a)
 	elems, ok := raw.([]any)
 	if !ok {
 		return "", c.errorf(ReasonWrongType, v.pos, "IN needs an array ([1, 2] or a placeholder holding one), got %s", describe(raw))
@@ -338,11 +372,15 @@ func (s *scope) in(col string, a *Attribute, v valueNode, raw any) (string, erro
 	if len(c.args)+len(elems) > maxBinds {
 		return "", c.errorf(ReasonSyntax, v.pos, "too many values (at most %d per query)", maxBinds)
 	}
+	// Values are bound in the order their placeholders appear in the text (SQLite's '?' are
+	// positional): the IN list first, then the patterns.
 	isString := a.valueType() == TypeString
 	var conds, plain []string
+	var patterns []any
+	nulls := false
 	for _, e := range elems {
 		if e == nil {
-			conds = append(conds, col+" IS NULL")
+			nulls = true
 			continue
 		}
 		val, err := c.typed(a, paramValue(e), v)
@@ -350,12 +388,8 @@ func (s *scope) in(col string, a *Attribute, v valueNode, raw any) (string, erro
 			return "", err
 		}
 		if isString {
-			if str := fold(val.(string)); strings.Contains(str, "@") {
-				cond, err := s.equal(col, a, val, true)
-				if err != nil {
-					return "", err
-				}
-				conds = append(conds, cond)
+			if str := foldText(val.(string)); strings.Contains(str, "@") {
+				patterns = append(patterns, val)
 			} else {
 				plain = append(plain, c.bind(str))
 			}
@@ -365,14 +399,24 @@ func (s *scope) in(col string, a *Attribute, v valueNode, raw any) (string, erro
 		if err != nil {
 			return "", err
 		}
-		plain = append(plain, c.bind(enc))
+		plain = append(plain, c.bindEnc(enc))
 	}
 	if len(plain) > 0 {
 		lhs := col
 		if isString {
-			lhs = c.d.fold(col)
+			lhs = s.folded(alias, a)
 		}
 		conds = append(conds, lhs+" IN ("+strings.Join(plain, ", ")+")")
+	}
+	for _, val := range patterns {
+		cond, err := s.equal(alias, a, val, true)
+		if err != nil {
+			return "", err
+		}
+		conds = append(conds, cond)
+	}
+	if nulls {
+		conds = append(conds, col+" IS NULL")
 	}
 	switch len(conds) {
 	case 0:
@@ -402,7 +446,7 @@ func (s *scope) orderBy(terms []orderTerm) (string, error) {
 		}
 		expr := s.column(alias, a)
 		if a.valueType() == TypeString {
-			expr = c.d.fold(expr)
+			expr = s.folded(alias, a)
 		}
 		if alias == s.alias && a == s.dc.Key {
 			keyed = true

@@ -1,6 +1,7 @@
 // Package datastore holds gatehouse's data: the model (model.json), entities stored in an
-// embedded SQLite database (modernc.org/sqlite, pure Go), and 4D's query language compiled to
-// parameterised SQL. It is a leaf package: it knows nothing of HTTP, sessions or permissions;
+// embedded SQLite database (modernc.org/sqlite, pure Go) or in PostgreSQL (jackc/pgx, for
+// several instances sharing one database), and 4D's query language compiled to parameterised
+// SQL. It is a leaf package: it knows nothing of HTTP, sessions or permissions;
 // the REST layer serialises entities and enforces permissions (Query.Visible hides attributes
 // from filters), and the script engine binds `ds` on the same API.
 //
@@ -35,7 +36,11 @@
 // (the foreign key, REFERENCES the related table), plus __stamp (1 on creation, +1 on each save)
 // and __timestamp (last save, UTC). Dates are stored as fixed-width RFC 3339 text in UTC, uuids
 // as 32 upper-case hex digits (4D's form), objects as JSON text, booleans as 0/1. Indexed
-// attributes, keys and foreign keys are indexed; strings on their case-folded form. The table
+// attributes, keys and foreign keys are indexed; strings on their case-folded form. Every
+// string-valued column X has two shadow columns that gatehouse computes on each write:
+// __fold_X (X case-folded, what queries compare, sort and index) and __words_X (its folded
+// words, for '%'); see shadow.go. Write through gatehouse only: another SQL client would leave
+// them stale. The table
 // __gatehouse_schema records what each column was created as: Open and SetModel add tables,
 // columns and indexes, never drop any (a removed attribute keeps its column and data), and
 // refuse a model that changes a primary key or an attribute's type (ErrIncompatibleModel).
@@ -49,7 +54,31 @@
 // OpenSeeded seeds a new database (seed.json) all or nothing: a failed seed closes it and
 // removes its files, so the next start seeds again.
 //
-// All SQLite specifics live in dialect.go, so a PostgreSQL backend is one more dialect.
+// Format 1 files (before shadow columns, when strings were folded by a SQLite function in
+// expression indexes) are migrated on open, in the schema transaction: shadow columns added
+// and filled, the function indexes replaced.
+//
+// # PostgreSQL
+//
+// Open with a postgres:// (postgresql://) URL of an existing database uses PostgreSQL through
+// the dialect interface (dialect.go; dialect_sqlite.go, dialect_postgres.go hold every
+// backend-specific piece). The answers are the same as SQLite's, because nothing that decides
+// an answer is left to the backend: folding and words are computed in Go (shadow columns, text
+// COLLATE "C", compared byte-wise as SQLite does), nulls are ordered as in SQLite (first
+// ascending, last descending), prefixes are ranges with a valid UTF-8 upper bound, and a page
+// and its count are read in one REPEATABLE READ snapshot. Types: long bigint, number double
+// precision, bool boolean, strings, dates (the same fixed-width text), uuids and objects
+// (JSON text) text COLLATE "C"; an autoincrement key is an identity, moved past keys given
+// explicitly (as seed.json does) so generated keys never collide. Schema changes and the seed
+// hold an advisory lock, so instances starting or reloading together take turns; seed.json is
+// loaded once per database (a row in __gatehouse_meta records it), all or nothing. Names
+// longer than 63 bytes are refused (PostgreSQL would cut them); names gatehouse derives
+// (shadow columns, indexes) are shortened with a hash. One pool serves reads and writes;
+// saves lock what they check (FOR UPDATE, FOR KEY SHARE), and a stamp is still checked inside
+// the UPDATE. Errors are classified as on SQLite: serialisation failures and deadlocks are
+// errkind.Conflict, a lost connection, a server starting or out of connections
+// errkind.Unavailable, a cancelled statement errkind.Timeout. Strings holding NUL cannot be
+// stored in PostgreSQL (a *ValueError); queries may still mention NUL.
 //
 // # Query language
 //
@@ -90,8 +119,8 @@
 // matches no comparison but "= null", and NOT(x) is every entity x does not match.
 //
 // String comparisons ignore case, for all of Unicode (simple case mapping: 'É' = 'é',
-// 'Σ' = 'σ' = 'ς'), not only ASCII: gatehouse registers a folding function with its SQLite
-// connections and indexes strings on its result. Accents matter ('e' ≠ 'é'). String primary
+// 'Σ' = 'σ' = 'ς'), not only ASCII: gatehouse folds in Go and stores and indexes the folded
+// form beside each string (shadow columns), on both backends. Accents matter ('e' ≠ 'é'). String primary
 // keys compare the same way in queries; Get matches a key exactly.
 //
 // Values are converted to the attribute's type: numbers for long and number (a numeric string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"gatehouse/internal/pgtest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -125,6 +126,7 @@ func lockedBy(t *testing.T, path string, stmts ...string) (unlock func()) {
 // cannot get the lock within the busy timeout fails with an error of kind Unavailable, and
 // works again once the lock is gone.
 func TestBusyIsUnavailable(t *testing.T) {
+	pgtest.SQLiteOnly(t, "SQLite's file locks; PostgreSQL's lock errors are classified by TestPostgresErrorKinds")
 	shortBusyTimeout(t)
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "busy.db")

@@ -15,7 +15,7 @@ func FuzzParseQuery(f *testing.F) {
 	f.Add("name = :1 OR employer.name IN :4")
 	m := mustModel(f, testModel)
 	dc := m.DataClass("Employee")
-	db := &DB{} // compiling needs no connection
+	db := &DB{d: sqliteDialect{}} // compiling needs no connection
 	params := []any{"a@b", 3.0, true, []any{"x", 1.0, nil}, nil}
 	f.Fuzz(func(t *testing.T, filter string) {
 		for _, q := range []Query{{Filter: filter, Params: params}, {OrderBy: filter}} {

@@ -2,7 +2,6 @@ package datastore
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -57,7 +56,7 @@ func mustModel(t testing.TB, src string) *Model {
 func openTest(t testing.TB, src string) (*DB, *testClock) {
 	t.Helper()
 	clock := &testClock{t: epoch}
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "data", "test.db"), mustModel(t, src), Options{Now: clock.now})
+	db, err := Open(context.Background(), testPath(t, t.TempDir(), "data/test.db"), mustModel(t, src), Options{Now: clock.now})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -3,6 +3,7 @@ package datastore
 import (
 	"context"
 	"errors"
+	"gatehouse/internal/pgtest"
 	"slices"
 	"strings"
 	"testing"
@@ -364,6 +365,7 @@ func TestMaxTopCapsFind(t *testing.T) {
 // TestIndexesServeQueries checks the plan SQLite picks, so that indexed filters, including
 // case-insensitive strings, really use the indexes.
 func TestIndexesServeQueries(t *testing.T) {
+	pgtest.SQLiteOnly(t, "EXPLAIN QUERY PLAN; TestPostgresIndexesServeQueries covers PostgreSQL")
 	f := seed(t)
 	tests := []struct {
 		filter, orderBy, wantIndex string

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"gatehouse/internal/pgtest"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -39,7 +40,7 @@ func reopen(t *testing.T, path, src string) (*DB, error) {
 
 func TestSchemaEvolvesWithoutDataLoss(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	path := testPath(t, t.TempDir(), "gatehouse.db")
 
 	db, err := reopen(t, path, modelV1)
 	if err != nil {
@@ -99,7 +100,7 @@ func TestSchemaEvolvesWithoutDataLoss(t *testing.T) {
 }
 
 func TestSchemaRefusesIncompatibleChanges(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	path := testPath(t, t.TempDir(), "gatehouse.db")
 	db, err := reopen(t, path, modelV2)
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +133,7 @@ func TestSchemaRefusesIncompatibleChanges(t *testing.T) {
 func TestSetModelLive(t *testing.T) {
 	ctx := context.Background()
 	var logs bytes.Buffer
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"), mustModel(t, modelV1),
+	db, err := Open(ctx, testPath(t, t.TempDir(), "g.db"), mustModel(t, modelV1),
 		Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -170,12 +171,13 @@ func TestSetModelLive(t *testing.T) {
 
 func TestOpenRejectsUnparsedModel(t *testing.T) {
 	m := &Model{DataClasses: []*DataClass{{Name: "A"}}}
-	if _, err := Open(context.Background(), filepath.Join(t.TempDir(), "g.db"), m, Options{}); err == nil {
+	if _, err := Open(context.Background(), testPath(t, t.TempDir(), "g.db"), m, Options{}); err == nil {
 		t.Error("Open accepted a dataclass without key")
 	}
 }
 
 func TestOpenOddPath(t *testing.T) {
+	pgtest.SQLiteOnly(t, "file paths")
 	path := filepath.Join(t.TempDir(), "a dir?#%x", "new", "g.db")
 	db, err := reopen(t, path, modelV1)
 	if err != nil {
@@ -194,6 +196,7 @@ func TestOpenOddPath(t *testing.T) {
 
 // TestReadersCannotWrite guards the defence in depth: queries run on query-only connections.
 func TestReadersCannotWrite(t *testing.T) {
+	pgtest.SQLiteOnly(t, "the reader pool and WAL")
 	db, _ := openTest(t, modelV1)
 	if _, err := db.r.Exec(`DELETE FROM "Users"`); err == nil {
 		t.Error("a reader connection accepted a DELETE")

@@ -3,6 +3,7 @@ package datastore
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +24,21 @@ import (
 // failure of kind errkind.Unavailable: another connection holds the new file's lock (a second
 // process starting at the same time), so the file is in use and not this call's to remove.
 // Errors from the seed are wrapped with "seed.json: ".
+//
+// With a PostgreSQL URL there is no file: the seed runs, under the schema's advisory lock, when
+// no instance has seeded the database yet (a row in the bookkeeping table says so), in the same
+// transaction as that row; a failed seed leaves nothing, and the next start tries again.
 func OpenSeeded(ctx context.Context, path string, m *Model, seed []byte, opts Options) (db *DB, seeded int, err error) {
+	if isPostgresURL(path) {
+		if db, err = Open(ctx, path, m, opts); err != nil || seed == nil {
+			return db, 0, err
+		}
+		if seeded, err = db.seedOnce(ctx, seed); err != nil {
+			db.Close()
+			return nil, 0, fmt.Errorf("seed.json: %w", err)
+		}
+		return db, seeded, nil
+	}
 	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
 		db, err = Open(ctx, path, m, opts)
 		return db, 0, err
@@ -68,16 +83,67 @@ func OpenSeeded(ctx context.Context, path string, m *Model, seed []byte, opts Op
 // dataclass that already holds entities is left alone, so seeding twice changes nothing.
 // Relations are given as the related key (or {"__KEY": key}).
 func (db *DB) Seed(ctx context.Context, data []byte) (int, error) {
+	all, err := db.seedEntities(ctx, data)
+	if err != nil || len(all) == 0 {
+		return 0, err
+	}
+	if _, err := db.SaveAll(ctx, all); err != nil {
+		return 0, fmt.Errorf("datastore: seed: %w", err)
+	}
+	return len(all), nil
+}
+
+// seedOnce seeds a database that no instance has seeded yet (see OpenSeeded).
+func (db *DB) seedOnce(ctx context.Context, data []byte) (int, error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("datastore: %w", db.d.classify(err))
+	}
+	defer tx.Rollback()
+	if err := db.d.lockSchema(ctx, tx); err != nil {
+		return 0, fmt.Errorf("datastore: seed: %w", err)
+	}
+	q, ph := db.d.quote, db.d.placeholder
+	var v string
+	err = tx.QueryRowContext(ctx, "SELECT value FROM "+q(metaTable)+" WHERE name = "+ph(1), "seeded").Scan(&v)
+	if err == nil {
+		return 0, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("datastore: seed: %w", db.d.classify(err))
+	}
+	all, err := db.seedEntities(ctx, data)
+	if err != nil {
+		return 0, err
+	}
+	preps, err := db.prepare(all)
+	if err != nil {
+		return 0, fmt.Errorf("datastore: seed: %w", err)
+	}
+	if _, err := db.saveTx(ctx, tx, all, preps); err != nil {
+		return 0, fmt.Errorf("datastore: seed: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO "+q(metaTable)+" (name, value) VALUES ("+ph(1)+", "+ph(2)+")", "seeded", "1"); err != nil {
+		return 0, fmt.Errorf("datastore: seed: %w", db.d.classify(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("datastore: seed: %w", db.d.classify(err))
+	}
+	return len(all), nil
+}
+
+// seedEntities reads seed.json's entities for the dataclasses that hold none yet.
+func (db *DB) seedEntities(ctx context.Context, data []byte) ([]*Entity, error) {
 	var byName map[string][]map[string]any
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&byName); err != nil {
-		return 0, fmt.Errorf("datastore: seed: %w", err)
+		return nil, fmt.Errorf("datastore: seed: %w", err)
 	}
 	m := db.Model()
 	for name := range byName {
 		if m.DataClass(name) == nil {
-			return 0, fmt.Errorf("datastore: seed: %w: %q", ErrUnknownDataClass, name)
+			return nil, fmt.Errorf("datastore: seed: %w: %q", ErrUnknownDataClass, name)
 		}
 	}
 	var all []*Entity
@@ -88,7 +154,7 @@ func (db *DB) Seed(ctx context.Context, data []byte) (int, error) {
 		}
 		n, err := db.Count(ctx, dc, Query{})
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		if n > 0 {
 			continue
@@ -99,7 +165,7 @@ func (db *DB) Seed(ctx context.Context, data []byte) (int, error) {
 				if num, ok := v.(json.Number); ok {
 					f, err := num.Float64()
 					if err != nil {
-						return 0, &ValueError{Attribute: k, Message: "not a number"}
+						return nil, &ValueError{Attribute: k, Message: "not a number"}
 					}
 					v = f
 				}
@@ -108,11 +174,5 @@ func (db *DB) Seed(ctx context.Context, data []byte) (int, error) {
 			all = append(all, e)
 		}
 	}
-	if len(all) == 0 {
-		return 0, nil
-	}
-	if _, err := db.SaveAll(ctx, all); err != nil {
-		return 0, fmt.Errorf("datastore: seed: %w", err)
-	}
-	return len(all), nil
+	return all, nil
 }

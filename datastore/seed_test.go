@@ -3,6 +3,7 @@ package datastore
 import (
 	"context"
 	"errors"
+	"gatehouse/internal/pgtest"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,7 +21,7 @@ func TestSeedOnceAllOrNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"), m, Options{})
+	db, err := Open(ctx, testPath(t, t.TempDir(), "x.db"), m, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +54,7 @@ func TestSeedOnceAllOrNothing(t *testing.T) {
 }
 
 func TestOpenSeededLeavesNothingAfterAFailedSeed(t *testing.T) {
+	pgtest.SQLiteOnly(t, "a seed leaves no file; TestPostgresSeedOnce covers PostgreSQL")
 	ctx := context.Background()
 	m := mustModel(t, `{"dataClasses":[
 	  {"name":"People","attributes":[{"name":"ID","type":"long","primaryKey":true,"autoincrement":true},{"name":"name","type":"string"},
@@ -103,6 +105,7 @@ func TestOpenSeededLeavesNothingAfterAFailedSeed(t *testing.T) {
 }
 
 func TestOpenSeededWithoutSeed(t *testing.T) {
+	pgtest.SQLiteOnly(t, "database files")
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "x.db")
 	m := mustModel(t, `{"dataClasses":[{"name":"People","attributes":[{"name":"name","type":"string"}]}]}`)

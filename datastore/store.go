@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // querier is what both *sql.DB and *sql.Tx offer, so reads can run inside a write transaction.
@@ -95,7 +94,7 @@ func (db *DB) scanEntity(dc *DataClass, row scanner) (*Entity, error) {
 		}
 	}
 	var stamp int64
-	var ts string
+	var ts any
 	if err := row.Scan(append(dest, &stamp, &ts)...); err != nil {
 		return nil, err
 	}
@@ -115,11 +114,11 @@ func (db *DB) scanEntity(dc *DataClass, row scanner) (*Entity, error) {
 		}
 		i++
 	}
-	t, err := time.Parse(time.RFC3339Nano, ts)
+	t, err := db.d.decodeTime(ts)
 	if err != nil {
-		return nil, fmt.Errorf("datastore: %s: bad timestamp %q", dc.Name, ts)
+		return nil, fmt.Errorf("datastore: %s: %w", dc.Name, err)
 	}
-	e.Timestamp = t.UTC()
+	e.Timestamp = t
 	return e, nil
 }
 
@@ -140,7 +139,7 @@ func (db *DB) find(ctx context.Context, dc *DataClass, q Query, fixed *fixedCond
 	}
 	limit, skip := db.page(q)
 	// One read transaction, so the page and the count see the same snapshot.
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.r.BeginTx(ctx, db.d.readTx())
 	if err != nil {
 		return nil, fmt.Errorf("datastore: %w", db.d.classify(err))
 	}
@@ -268,10 +267,27 @@ func (db *DB) Save(ctx context.Context, e *Entity) (*Entity, error) {
 // SaveAll saves every entity as Save does, in one transaction: either all are saved or,
 // on the first error, none is. It returns the saved entities in order.
 func (db *DB) SaveAll(ctx context.Context, entities []*Entity) ([]*Entity, error) {
-	type prepared struct {
-		dc   *DataClass
-		vals []colValue
+	preps, err := db.prepare(entities)
+	if err != nil {
+		return nil, err
 	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("datastore: %w", db.d.classify(err))
+	}
+	defer tx.Rollback()
+	saved, err := db.saveTx(ctx, tx, entities, preps)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("datastore: save: %w", db.d.classify(err))
+	}
+	return saved, nil
+}
+
+// prepare resolves and encodes entities before a save.
+func (db *DB) prepare(entities []*Entity) ([]prepared, error) {
 	preps := make([]prepared, len(entities))
 	for i, e := range entities {
 		if e == nil {
@@ -287,11 +303,18 @@ func (db *DB) SaveAll(ctx context.Context, entities []*Entity) ([]*Entity, error
 		}
 		preps[i] = prepared{dc, vals}
 	}
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("datastore: %w", db.d.classify(err))
-	}
-	defer tx.Rollback()
+	return preps, nil
+}
+
+// prepared is an entity's dataclass and encoded values, checked before the transaction.
+type prepared struct {
+	dc   *DataClass
+	vals []colValue
+}
+
+// saveTx saves entities (prepared as preps) in tx.
+func (db *DB) saveTx(ctx context.Context, tx *sql.Tx, entities []*Entity, preps []prepared) ([]*Entity, error) {
+	var err error
 	saved := make([]*Entity, len(entities))
 	for i, e := range entities {
 		dc, vals := preps[i].dc, preps[i].vals
@@ -310,9 +333,6 @@ func (db *DB) SaveAll(ctx context.Context, entities []*Entity) ([]*Entity, error
 		if saved[i], err = db.getByKey(ctx, tx, dc, key); err != nil {
 			return nil, err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("datastore: save: %w", db.d.classify(err))
 	}
 	return saved, nil
 }
@@ -340,7 +360,7 @@ func (db *DB) encodeValues(dc *DataClass, values map[string]any) ([]colValue, er
 		}
 		enc, err := db.d.encode(a.valueType(), val)
 		if err != nil {
-			return nil, &ValueError{Attribute: a.Name, Message: "value cannot be stored"}
+			return nil, &ValueError{Attribute: a.Name, Message: "value cannot be stored: " + strings.TrimPrefix(err.Error(), "datastore: ")}
 		}
 		out = append(out, colValue{attr: a, val: val, enc: enc})
 	}
@@ -358,7 +378,9 @@ func (db *DB) checkReferences(ctx context.Context, tx *sql.Tx, vals []colValue) 
 		}
 		rel := cv.attr.Related
 		var one int
-		err := tx.QueryRowContext(ctx, "SELECT 1 FROM "+db.d.quote(rel.Name)+" WHERE "+db.d.quote(rel.Key.Name)+" = "+db.d.placeholder(1), cv.enc).Scan(&one)
+		// The row lock (PostgreSQL) keeps the entity until the save commits.
+		err := tx.QueryRowContext(ctx, "SELECT 1 FROM "+db.d.quote(rel.Name)+" WHERE "+db.d.quote(rel.Key.Name)+" = "+
+			db.d.placeholder(1)+db.d.forKeyShare(), cv.enc).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return &ValueError{Attribute: cv.attr.Name, Message: fmt.Sprintf("no %s entity has the key %v", rel.Name, cv.val)}
 		}
@@ -405,9 +427,17 @@ func (db *DB) insert(ctx context.Context, tx *sql.Tx, dc *DataClass, e *Entity, 
 			return nil, err
 		}
 		cols, args = append(cols, keyAttr.Name), append(args, enc)
+		if keyAttr.hasShadow() {
+			f, w := shadowValues(enc)
+			cols, args = append(cols, foldColumn(keyAttr), wordsColumn(keyAttr)), append(args, f, w)
+		}
 	}
 	for _, cv := range vals {
 		cols, args = append(cols, cv.attr.Name), append(args, cv.enc)
+		if cv.attr.hasShadow() {
+			f, w := shadowValues(cv.enc)
+			cols, args = append(cols, foldColumn(cv.attr), wordsColumn(cv.attr)), append(args, f, w)
+		}
 	}
 	cols = append(cols, stampColumn, timestampColumn)
 	args = append(args, int64(1), db.d.encodeTime(db.now()))
@@ -418,6 +448,11 @@ func (db *DB) insert(ctx context.Context, tx *sql.Tx, dc *DataClass, e *Entity, 
 		return nil, fmt.Errorf("%w: %s(%v)", ErrDuplicateKey, dc.Name, key)
 	case err != nil:
 		return nil, fmt.Errorf("datastore: insert %s: %w", dc.Name, db.d.classify(err))
+	}
+	if n, ok := key.(int64); ok && keyAttr.Autoincrement {
+		if err := db.d.afterExplicitKey(ctx, tx, dc, n); err != nil {
+			return nil, fmt.Errorf("datastore: insert %s: %w", dc.Name, err)
+		}
 	}
 	return db.d.decode(keyAttr.Type, out)
 }
@@ -439,6 +474,11 @@ func (db *DB) update(ctx context.Context, tx *sql.Tx, dc *DataClass, e *Entity, 
 	for _, cv := range vals {
 		args = append(args, cv.enc)
 		sets = append(sets, q(cv.attr.Name)+" = "+ph(len(args)))
+		if cv.attr.hasShadow() {
+			f, w := shadowValues(cv.enc)
+			args = append(args, f, w)
+			sets = append(sets, q(foldColumn(cv.attr))+" = "+ph(len(args)-1), q(wordsColumn(cv.attr))+" = "+ph(len(args)))
+		}
 	}
 	args = append(args, db.d.encodeTime(db.now()))
 	sets = append(sets, q(stampColumn)+" = "+q(stampColumn)+" + 1", q(timestampColumn)+" = "+ph(len(args)))
@@ -466,7 +506,7 @@ func (db *DB) update(ctx context.Context, tx *sql.Tx, dc *DataClass, e *Entity, 
 func (db *DB) storedStamp(ctx context.Context, q querier, dc *DataClass, enc any) (int64, error) {
 	var stamp int64
 	err := q.QueryRowContext(ctx, "SELECT "+db.d.quote(stampColumn)+" FROM "+db.d.quote(dc.Name)+" WHERE "+
-		db.d.quote(dc.Key.Name)+" = "+db.d.placeholder(1), enc).Scan(&stamp)
+		db.d.quote(dc.Key.Name)+" = "+db.d.placeholder(1)+db.d.forUpdate(), enc).Scan(&stamp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("%w: %s(%v)", ErrNotFound, dc.Name, enc)
 	}
@@ -594,7 +634,11 @@ func (db *DB) deleteKeys(ctx context.Context, tx *sql.Tx, dc *DataClass, keys []
 			return "(" + strings.Join(phs, ", ") + ")"
 		}
 		for i, a := range refs {
-			_, err := tx.ExecContext(ctx, "UPDATE "+q(owners[i].Name)+" SET "+q(a.Name)+" = NULL, "+q(stampColumn)+" = "+
+			shadows := ""
+			if a.hasShadow() {
+				shadows = q(foldColumn(a)) + " = NULL, " + q(wordsColumn(a)) + " = NULL, "
+			}
+			_, err := tx.ExecContext(ctx, "UPDATE "+q(owners[i].Name)+" SET "+q(a.Name)+" = NULL, "+shadows+q(stampColumn)+" = "+
 				q(stampColumn)+" + 1, "+q(timestampColumn)+" = "+ph(1)+" WHERE "+q(a.Name)+" IN "+list(2),
 				append([]any{ts}, batch...)...)
 			if err != nil {

@@ -21,6 +21,7 @@ import (
 	"gatehouse/datastore"
 	"gatehouse/datastore/dsjs"
 	"gatehouse/engine"
+	"gatehouse/internal/pgtest"
 	"gatehouse/internal/testkit"
 	"gatehouse/sessions"
 )
@@ -123,7 +124,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		if err != nil {
 			t.Fatalf("model: %v", err)
 		}
-		db, err := datastore.Open(t.Context(), filepath.Join(h.dir, "test.db"), m, datastore.Options{Now: h.clock.Now})
+		db, err := datastore.Open(t.Context(), testDatabase(t, h.dir), m, datastore.Options{Now: h.clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -309,3 +310,20 @@ func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
 
 func mustRequest(method, path string) *http.Request { return httptest.NewRequest(method, path, nil) }
+
+// TestMain runs the package's tests against SQLite, then its data tests (those whose harness
+// has a model) again against a throwaway PostgreSQL (pgtest).
+func TestMain(m *testing.M) {
+	os.Exit(pgtest.Main(m, "^(TestPermissionScenarios|TestRestrictedByDefault|TestDataRequests|TestUpdateStampsAndBatches|"+
+		"TestInjection|TestCatalog|TestAttributesRestrictExpansion|TestRefusedRequestsTakeNoLicence|TestDataStoreNamedDataClassIsRefused)$"))
+}
+
+// testDatabase names a fresh database for t: a SQLite file in dir, or, in the PostgreSQL pass,
+// a new PostgreSQL database.
+func testDatabase(t *testing.T, dir string) string {
+	t.Helper()
+	if pgtest.Active() {
+		return pgtest.NewDatabase(t)
+	}
+	return filepath.Join(dir, "test.db")
+}

@@ -2,12 +2,14 @@ package dsjs
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/dop251/goja"
 
 	"gatehouse/datastore"
+	"gatehouse/internal/pgtest"
 )
 
 // testModel is the demo's model (Users for authentify, SalesPersons and Customers for
@@ -63,7 +65,11 @@ func openDB(t *testing.T) *datastore.DB {
 		t.Fatalf("ParseModel: %v", err)
 	}
 	ctx := context.Background()
-	db, err := datastore.Open(ctx, filepath.Join(t.TempDir(), "test.db"), m, datastore.Options{})
+	path := filepath.Join(t.TempDir(), "test.db")
+	if pgtest.Active() {
+		path = pgtest.NewDatabase(t)
+	}
+	db, err := datastore.Open(ctx, path, m, datastore.Options{})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -112,3 +118,6 @@ func thrown(t *testing.T, db *datastore.DB, body string) string {
 	}
 	return v.String()
 }
+
+// TestMain runs every test against SQLite, then against a throwaway PostgreSQL (pgtest).
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, "")) }
