@@ -17,7 +17,7 @@ import (
 	"gatehouse/sessions"
 )
 
-// 4D error codes (1500–1829 follow 4D; 1900 and up are gatehouse's own, listed in the README).
+// 4D error codes (1500–1829 follow 4D; 1900 and up are gatehouse's own, listed in docs/errors.md).
 const (
 	codeUnknownAttribute  = 1500
 	codeNoUpdatePerm      = 1558
@@ -192,6 +192,7 @@ func toError(err error) *Error {
 // writeError sends err as a 4D error stack and logs what the client does not see.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toError(err)
+	s.observeError(err, e)
 	log := s.logger(r)
 	switch {
 	case e.Status >= 500:

@@ -46,6 +46,12 @@ type Config struct {
 	MaxTop         int           // cap on $top / $limit; default 10 000
 	Version        string
 	Logger         *slog.Logger
+
+	// Metrics receives what the server answers (nil: nothing is recorded).
+	Metrics Observer
+	// Admin backs the admin console's licence chart and login counters (nil: the console
+	// shows sessions and the generation only).
+	Admin AdminBackend
 }
 
 // Server is gatehouse's HTTP surface: the 4D REST protocol over the core.
@@ -81,6 +87,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	observed := cfg.Metrics != nil
+	if !observed {
+		cfg.Metrics = nopObserver{}
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), origins: map[string]bool{}}
 	cop := http.NewCrossOriginProtection()
 	for _, o := range cfg.AllowedOrigins {
@@ -95,7 +105,12 @@ func New(cfg Config) (*Server, error) {
 	s.router = mux.NewRouter()
 	s.router.UseEncodedPath()
 	s.routes()
-	s.handler = s.recoverer(s.requestState(s.accessLog(s.crossOrigin(cop, s.router))))
+	inner := s.accessLog(s.crossOrigin(cop, s.router))
+	if observed {
+		s.router.Use(routeName)
+		inner = s.observe(inner)
+	}
+	s.handler = s.recoverer(s.requestState(inner))
 	return s, nil
 }
 
@@ -186,6 +201,7 @@ func (s *Server) routes() {
 	})
 	r.Handle("/healthz", http.HandlerFunc(s.handleHealth)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", http.HandlerFunc(s.handleReady)).Methods(http.MethodGet, http.MethodHead)
+	s.registerAdminRoutes(r)
 	if s.cfg.WebDir != "" {
 		r.PathPrefix("/").Handler(s.static(s.cfg.WebDir))
 	}

@@ -19,6 +19,7 @@ type state struct {
 	id    string
 	log   *slog.Logger // built on first use by logger: most requests log nothing
 	start time.Time
+	route string // the pattern of the route that matched (set only when metrics are on)
 
 	// req is the core's view of the request (pinned generation, session, cookie decision),
 	// started on first use by Server.request (static files never need one) and held here
@@ -164,7 +165,7 @@ func (s *Server) putCookie(w http.ResponseWriter, r *http.Request, c *http.Cooki
 	case "true":
 		c.Secure = true
 	case "auto":
-		c.Secure = r.TLS != nil
+		c.Secure = r.TLS != nil || s.forwardedTLS(r)
 	}
 	if c.SameSite == http.SameSiteNoneMode {
 		c.Secure = true // browsers drop SameSite=None cookies that are not Secure
