@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -33,12 +34,23 @@ import (
 // of the matching gatehouse serve flag (SPEC §2).
 type Config struct {
 	Dir string // the app folder (default ".")
+	// Database is the datastore: a SQLite file, relative to Dir unless absolute (default
+	// data/gatehouse.db), or a postgres:// URL shared by every instance of a cluster.
+	Database string
 
 	Licenses         int           // licences at most; 0 = unlimited
 	IdleTimeout      time.Duration // default 60m
 	MinIdleTimeout   time.Duration // default 60m
 	MaxIdleTimeout   time.Duration // default 24h
 	MaxGuestSessions int           // default 100 000
+
+	// Store is where sessions, licences, login counters and one-time tokens live:
+	// "" or "memory" (this process), or redis://… / rediss://… shared by every instance
+	// pointing at it (SPEC §4.4; see store.go). Entity sets will live there too.
+	Store string
+	// StoreNamespace is the Redis hash tag of the keys (default "gatehouse"); instances
+	// that share sessions use the same.
+	StoreNamespace string
 
 	CookieName     string        // default WASID4D
 	CookieSecure   string        // auto (default), true, false
@@ -66,6 +78,8 @@ type Config struct {
 	OnReload func(error)
 	// NoWatch turns off the file watcher (reloads then happen only through Reload).
 	NoWatch bool
+
+	Ops // HTTPS and metrics (ops.go)
 }
 
 func (c *Config) defaults() {
@@ -108,12 +122,14 @@ type Server struct {
 	db        *datastore.DB
 	engine    *engine.Engine
 	sessions  *sessions.Manager
+	store     sessions.Store
 	app       *core.App
 	rest      *rest.Server
 	http      *http.Server
 	watcher   *watch.Watcher
 	reload    context.CancelFunc // cancels a reload in progress at Close
 	reloadCtx context.Context
+	ops       ops // metrics, TLS, the admin console's history and counters (ops.go)
 }
 
 // New opens the app folder cfg.Dir and every part of the server. It refuses to start, with
@@ -133,6 +149,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := os.MkdirAll(s.path("data"), 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
+	if err := s.openOps(); err != nil {
+		return nil, err
+	}
 	if err := s.openDatabase(ctx); err != nil {
 		return nil, err
 	}
@@ -144,7 +163,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	store := sessions.NewMemoryStore(cfg.MaxGuestSessions)
+	store, err := s.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.store = store
 	s.sessions = sessions.NewManager(sessions.Config{
 		Store: store, IdleTimeout: cfg.IdleTimeout, MinIdle: cfg.MinIdleTimeout, MaxIdle: cfg.MaxIdleTimeout,
 		Licences: cfg.Licenses, Logger: s.log.With("component", "sessions"), Now: cfg.Now,
@@ -154,10 +177,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		throttle.Now = cfg.Now
 	}
 	s.app, err = core.New(ctx, core.Config{
-		Dir: cfg.Dir, Engine: s.engine, Sessions: s.sessions,
-		Throttle: sessions.NewThrottle(store, throttle),
+		Dir: cfg.Dir, Engine: s.scriptHost(), Sessions: s.sessions,
+		Throttle: sessions.NewThrottle(s.watchCounters(store, throttle), throttle),
 		Schema:   s.db.SetModel,
-		Logger:   s.log, OnReload: cfg.OnReload,
+		Logger:   s.log, OnReload: s.onReload,
 	})
 	if err != nil {
 		return nil, err
@@ -165,7 +188,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.sessions.Open(); err != nil {
 		return nil, err
 	}
-	keys, err := s.cookieKeys()
+	s.ops.history.Open()
+	keys, err := s.cookieKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +203,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		TrustedProxies: cfg.TrustedProxies, AllowedOrigins: cfg.AllowedOrigins,
 		CookieName: cfg.CookieName, CookieSecure: cfg.CookieSecure, CookieSameSite: cfg.CookieSameSite,
 		MaxBody: cfg.MaxBody, Version: cfg.Version, Logger: s.log,
-		Ready: s.ready,
+		Ready:   s.ready,
+		Metrics: s.observer(), Admin: s.adminBackend(),
 	})
 	if err != nil {
 		return nil, err
@@ -221,9 +246,10 @@ func (s *Server) existing(name string) string {
 	return ""
 }
 
-// openDatabase opens data/gatehouse.db with the app folder's model as it is now (the core
-// validates the model again, with the rest of the generation), seeding it on first start
-// from seed.json. A failed seed leaves no database file behind.
+// openDatabase opens Config.Database (data/gatehouse.db by default) with the app folder's
+// model as it is now (the core validates the model again, with the rest of the generation),
+// seeding it on first start from seed.json. A failed seed leaves no database file behind (on
+// PostgreSQL: nothing, and the next start seeds again).
 func (s *Server) openDatabase(ctx context.Context) error {
 	root, err := os.OpenRoot(s.cfg.Dir)
 	if err != nil {
@@ -243,7 +269,7 @@ func (s *Server) openDatabase(ctx context.Context) error {
 		return fmt.Errorf("seed.json: %w", err)
 	}
 	var n int
-	s.db, n, err = datastore.OpenSeeded(ctx, s.path("data", "gatehouse.db"), model, seed,
+	s.db, n, err = datastore.OpenSeeded(ctx, s.databasePath(), model, seed,
 		datastore.Options{Logger: s.log.With("component", "datastore"), Now: s.cfg.Now})
 	if err != nil {
 		return err
@@ -254,14 +280,30 @@ func (s *Server) openDatabase(ctx context.Context) error {
 	return nil
 }
 
-// cookieKeys come from Config (the environment), else data/cookie.keys (created with a
-// random key on first start).
-func (s *Server) cookieKeys() ([]sessions.KeyPair, error) {
+// databasePath resolves Config.Database: a URL as it is, a relative file in the app folder.
+func (s *Server) databasePath() string {
+	d := s.cfg.Database
+	switch {
+	case d == "":
+		return s.path("data", "gatehouse.db")
+	case strings.Contains(d, "://") || filepath.IsAbs(d):
+		return d
+	}
+	return filepath.Join(s.cfg.Dir, d)
+}
+
+// cookieKeys come from Config (the environment), else from a shared store (the first
+// instance of a cluster creates them), else data/cookie.keys (created with a random key on
+// first start).
+func (s *Server) cookieKeys(ctx context.Context) ([]sessions.KeyPair, error) {
 	if s.cfg.CookieHashKey != "" {
 		return sessions.ParseKeys(s.cfg.CookieHashKey, s.cfg.CookieBlockKey)
 	}
 	if s.cfg.CookieBlockKey != "" {
 		return nil, errors.New("GATEHOUSE_COOKIE_BLOCK_KEY is set without GATEHOUSE_COOKIE_HASH_KEY")
+	}
+	if keys, ok, err := s.storeKeys(ctx); ok {
+		return keys, err
 	}
 	return sessions.LoadOrCreateKeyFile(s.path("data", "cookie.keys"))
 }
@@ -288,7 +330,7 @@ func (s *Server) Reload(ctx context.Context) error { return s.app.Reload(ctx) }
 // backlog) until Shutdown. /healthz answers 200 from now on.
 func (s *Server) Serve(ln net.Listener) error {
 	s.rest.SetReady()
-	err := s.http.Serve(netutil.LimitListener(ln, s.cfg.MaxConns))
+	err := s.http.Serve(s.tlsListener(netutil.LimitListener(ln, s.cfg.MaxConns)))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -303,9 +345,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Close stops every part, in reverse order of dependence. It releases what this process
-// holds — the memory store's sessions and licences go with it.
+// holds — the memory store's sessions and licences go with it; a shared store's stay for
+// the other instances.
 func (s *Server) Close() error {
-	var errs []error
+	errs := []error{s.closeOps()}
 	if s.reload != nil {
 		s.reload()
 	}
@@ -313,10 +356,14 @@ func (s *Server) Close() error {
 		errs = append(errs, s.watcher.Close())
 	}
 	if s.sessions != nil {
-		if st, err := s.sessions.Stats(context.Background()); err == nil && st.Licensed > 0 {
+		if _, shared := s.store.(sessions.Secrets); shared {
+			// A shared store: nothing to release, the other instances serve on.
+		} else if st, err := s.sessions.Stats(context.Background()); err == nil && st.Licensed > 0 {
 			s.log.Info("releasing licences", "count", st.Licensed)
 		}
 		errs = append(errs, s.sessions.Close())
+	} else if s.store != nil { // New failed between opening the store and the manager
+		errs = append(errs, s.store.Close())
 	}
 	if s.db != nil {
 		errs = append(errs, s.db.Close())

@@ -18,12 +18,18 @@ import (
 type hooks struct {
 	ready    chan<- string // the listening address, once serving
 	reloaded chan<- error  // after each reload of the app folder (nil error: accepted)
+	metrics  chan<- string // the metrics address, once serving (--metrics-addr)
+	help     io.Writer     // where --help goes (nil: stderr)
 }
 
 // serve runs the server until ctx is cancelled (SIGINT/SIGTERM), then shuts down
 // gracefully: in-flight requests finish, then every part closes.
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, h hooks) error {
-	cfg, err := parseServeFlags(args, getenv, stderr)
+	help := h.help
+	if help == nil {
+		help = stderr
+	}
+	cfg, err := parseServeFlags(args, getenv, help)
 	if err != nil {
 		return err
 	}
@@ -31,6 +37,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
+	cfg.warn(log)
 	sc := cfg.serverConfig(log)
 	if h.reloaded != nil {
 		sc.OnReload = func(err error) { h.reloaded <- err }
@@ -39,6 +46,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
+	stopMetrics, err := serveMetrics(cfg, srv, log, h.metrics)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	defer stopMetrics()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		srv.Close()
@@ -46,7 +59,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("gatehouse serving", "addr", "http://"+ln.Addr().String(), "dir", cfg.Dir,
+	log.Info("gatehouse serving", "addr", cfg.scheme()+"://"+ln.Addr().String(), "dir", cfg.Dir,
 		"version", versionString(), "forceLogin", srv.App().Generation().ForceLogin(), "licenses", cfg.Licenses)
 	if h.ready != nil {
 		h.ready <- ln.Addr().String()
@@ -72,7 +85,7 @@ func (c *serveConfig) serverConfig(log *slog.Logger) gatehouse.Config {
 	sameSite, _ := c.sameSite() // validated with the flags
 	proxies, _ := c.proxies()
 	return gatehouse.Config{
-		Dir: c.Dir, Licenses: c.Licenses,
+		Dir: c.Dir, Database: c.Database, Store: c.Store, Licenses: c.Licenses,
 		IdleTimeout: c.IdleTimeout, MinIdleTimeout: c.MinIdleTimeout, MaxIdleTimeout: c.MaxIdleTimeout,
 		MaxGuestSessions: c.MaxGuestSessions,
 		CookieName:       c.CookieName, CookieSecure: c.CookieSecure, CookieSameSite: sameSite,
@@ -81,6 +94,7 @@ func (c *serveConfig) serverConfig(log *slog.Logger) gatehouse.Config {
 		MaxBody: int64(c.MaxBody), MaxConns: c.MaxConns,
 		TrustedProxies: proxies, AllowedOrigins: c.origins(),
 		Version: versionString(), Logger: log,
+		Ops: c.ops(),
 	}
 }
 
@@ -102,11 +116,11 @@ var errCheckFailed = errors.New("check failed")
 // check validates an app folder without serving it and prints every problem: each file on
 // its own, then the generation as a whole (permissions naming nothing, reserved names).
 func check(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := parseServeFlags(args, getenv, stdout)
+	dir, err := parseCheckFlags(args, getenv, stdout)
 	if err != nil {
 		return err
 	}
-	warnings, err := core.Check(ctx, cfg.Dir)
+	warnings, err := core.Check(ctx, dir)
 	for _, w := range warnings {
 		fmt.Fprintln(stdout, "warning:", w)
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,6 +31,9 @@ type serveConfig struct {
 	MaxConns         int
 	LogFormat        string
 	LogLevel         string
+	Database         string // a SQLite file (relative to Dir) or a postgres:// URL
+	Store            string // memory, or a redis:// / rediss:// URL shared by a cluster
+	opsConfig               // TLS, metrics (ops.go)
 
 	CookieHashKey  string // GATEHOUSE_COOKIE_HASH_KEY (environment only: secrets stay out of argv)
 	CookieBlockKey string // GATEHOUSE_COOKIE_BLOCK_KEY
@@ -43,9 +44,9 @@ type serveConfig struct {
 // Usage goes to help on -h; other flag errors are returned, not printed.
 func parseServeFlags(args []string, getenv func(string) string, help io.Writer) (*serveConfig, error) {
 	c := &serveConfig{MaxBody: 1 << 20}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := newFlagSet("serve", "gatehouse [serve] [flags]", "Serve the app folder: the 4D REST API under /rest, web/ at /, the admin console at /admin/.", help)
 	fs.StringVar(&c.Dir, "dir", ".", "app folder")
-	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8044", "listen address (:0 picks a free port)")
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8044", "listen address: 127.0.0.1:8044 listens on this machine only, :8044 on every interface, :0 on every interface on a free port (logged)")
 	fs.IntVar(&c.Licenses, "licenses", 0, "maximum sessions holding a licence at once (0 = unlimited)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 60*time.Minute, "default session inactivity timeout")
 	fs.DurationVar(&c.MinIdleTimeout, "min-idle-timeout", 60*time.Minute, "lowest timeout a client or script may ask for")
@@ -62,33 +63,10 @@ func parseServeFlags(args []string, getenv func(string) string, help io.Writer) 
 	fs.IntVar(&c.MaxConns, "max-conns", 10000, "open client connections at most (more wait in the kernel backlog)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) && help != nil {
-			fmt.Fprintln(help, "usage: gatehouse serve [flags]   (each flag also as GATEHOUSE_<NAME>)")
-			fs.SetOutput(help)
-			fs.PrintDefaults()
-		}
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
-			return
-		}
-		env := "GATEHOUSE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(env); v != "" {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s: %v", env, e)
-			}
-		}
-	})
-	if err != nil {
+	fs.StringVar(&c.Database, "database", "data/gatehouse.db", "the datastore: a SQLite file (relative to --dir) or postgres://user:password@host:port/dbname (several instances may share it)")
+	fs.StringVar(&c.Store, "store", "memory", "where sessions, licences, login counters and one-time tokens live: memory (this process) or redis://[user:pass@]host:port/db, rediss://… (shared by every instance pointing at it)")
+	c.opsFlags(fs.FlagSet)
+	if err := parseFlags(fs, args, getenv); err != nil {
 		return nil, err
 	}
 	c.CookieHashKey = getenv("GATEHOUSE_COOKIE_HASH_KEY")
@@ -99,21 +77,29 @@ func parseServeFlags(args []string, getenv func(string) string, help io.Writer) 
 func (c *serveConfig) validate() error {
 	switch {
 	case c.Licenses < 0:
-		return fmt.Errorf("--licenses must be 0 or more")
+		return fmt.Errorf("--licenses %d: must be 0 or more", c.Licenses)
 	case c.IdleTimeout <= 0 || c.MinIdleTimeout <= 0 || c.MaxIdleTimeout <= 0:
-		return fmt.Errorf("idle timeouts must be positive")
+		return fmt.Errorf("--idle-timeout %v, --min-idle-timeout %v, --max-idle-timeout %v: each must be positive", c.IdleTimeout, c.MinIdleTimeout, c.MaxIdleTimeout)
 	case c.MinIdleTimeout > c.MaxIdleTimeout:
 		return fmt.Errorf("--min-idle-timeout (%v) is above --max-idle-timeout (%v)", c.MinIdleTimeout, c.MaxIdleTimeout)
 	case c.ScriptTimeout <= 0:
-		return fmt.Errorf("--script-timeout must be positive")
+		return fmt.Errorf("--script-timeout %v: must be positive", c.ScriptTimeout)
 	case c.MaxGuestSessions < 0:
-		return fmt.Errorf("--max-guest-sessions must be 0 or more")
+		return fmt.Errorf("--max-guest-sessions %d: must be 0 or more", c.MaxGuestSessions)
 	case c.MaxBody <= 0:
 		return fmt.Errorf("--max-body must be positive")
 	case c.MaxConns <= 0:
-		return fmt.Errorf("--max-conns must be positive")
+		return fmt.Errorf("--max-conns %d: must be positive", c.MaxConns)
 	case c.CookieName == "" || strings.ContainsAny(c.CookieName, " ;,=\t\r\n"):
 		return fmt.Errorf("--cookie-name %q is not a valid cookie name", c.CookieName)
+	case c.Store != "memory" && !strings.HasPrefix(c.Store, "redis://") && !strings.HasPrefix(c.Store, "rediss://"):
+		// Only the scheme: the rest may hold a password.
+		return fmt.Errorf("--store %s: want memory, redis://host:port/db or rediss://…", strings.SplitN(c.Store, "://", 2)[0])
+	case c.Database == "":
+		return fmt.Errorf("--database is empty: give a SQLite file path or a postgres:// URL")
+	case strings.Contains(c.Database, "://") && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://"):
+		// Only the scheme: the rest may hold a password.
+		return fmt.Errorf("--database %s://…: only postgres:// (or postgresql://) URLs and SQLite file paths are supported", strings.SplitN(c.Database, "://", 2)[0])
 	}
 	if _, err := c.sameSite(); err != nil {
 		return err
@@ -130,14 +116,14 @@ func (c *serveConfig) validate() error {
 	switch c.CookieSecure {
 	case "auto", "true", "false":
 	default:
-		return fmt.Errorf("--cookie-secure must be auto, true or false")
+		return fmt.Errorf("--cookie-secure %q: must be auto, true or false", c.CookieSecure)
 	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
-		return fmt.Errorf("--log-format must be text or json")
+		return fmt.Errorf("--log-format %q: must be text or json", c.LogFormat)
 	}
-	return nil
+	return c.validateOps()
 }
 
 func (c *serveConfig) sameSite() (http.SameSite, error) {
@@ -149,7 +135,7 @@ func (c *serveConfig) sameSite() (http.SameSite, error) {
 	case "none":
 		return http.SameSiteNoneMode, nil
 	}
-	return 0, fmt.Errorf("--cookie-samesite must be strict, lax or none")
+	return 0, fmt.Errorf("--cookie-samesite %q: must be strict, lax or none", c.CookieSameSite)
 }
 
 // byteSize is a flag value like "1MiB", "512KiB", "2MB" or "1048576".

@@ -41,20 +41,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		getenv = func(string) string { return "" }
 	}
 	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || programFlag(args[0])) {
 		cmd, args = args[0], args[1:]
 	}
 	var err error
 	switch cmd {
 	case "serve":
-		err = serve(ctx, args, getenv, stderr, hooks{})
+		err = serve(ctx, args, getenv, stderr, hooks{help: stdout})
 	case "check":
 		err = check(ctx, args, getenv, stdout)
 	case "hash-password":
-		err = hashPassword(args, stdin, stdout)
-	case "version":
-		fmt.Fprintln(stdout, "gatehouse", versionString())
-	case "help", "-h", "--help":
+		err = hashPassword(args, getenv, stdin, stdout)
+	case "version", "-version", "--version", "-v":
+		err = versionCmd(args, stdout)
+	case "help", "-h", "-help", "--help":
+		if len(args) > 0 {
+			// gatehouse help CMD is gatehouse CMD --help.
+			return run(ctx, []string{args[0], "--help"}, getenv, stdin, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 	default:
 		fmt.Fprintf(stderr, "gatehouse: unknown command %q\n\n%s", cmd, usage)
@@ -72,12 +76,40 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return 1
 }
 
-const usage = `usage:
-  gatehouse [serve] [flags]    serve the app folder (gatehouse serve -h for the flags)
+const usage = `gatehouse serves a 4D-compatible REST application.
+
+usage:
+  gatehouse [serve] [flags]    serve the app folder (the default command)
   gatehouse check [--dir D]    validate roles.json, model.json and every script
   gatehouse hash-password      read a password on stdin, print a bcrypt hash
-  gatehouse version            print the version
+  gatehouse version            print the version (also: gatehouse --version)
+
+Each command's flags: gatehouse CMD --help. Every flag may also be set in the
+environment as GATEHOUSE_<NAME> (--max-body: GATEHOUSE_MAX_BODY); flags win.
 `
+
+// programFlag reports the flags of the program itself rather than of serve: help and
+// version.
+func programFlag(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "-version", "--version", "-v":
+		return true
+	}
+	return false
+}
+
+// versionCmd handles "gatehouse version".
+func versionCmd(args []string, stdout io.Writer) error {
+	fs := newFlagSet("version", "gatehouse version", "print the version", stdout)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("version: unexpected argument %q", fs.Arg(0))
+	}
+	fmt.Fprintln(stdout, "gatehouse", versionString())
+	return nil
+}
 
 func versionString() string {
 	if version != "" {
@@ -90,14 +122,15 @@ func versionString() string {
 }
 
 // hashPassword reads one password (the first line of stdin) and prints its bcrypt hash.
-func hashPassword(args []string, stdin io.Reader, stdout io.Writer) error {
-	fs := flag.NewFlagSet("hash-password", flag.ContinueOnError)
+func hashPassword(args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+	fs := newFlagSet("hash-password", "gatehouse hash-password [--cost N] < password",
+		"read a password (the first line of standard input) and print its bcrypt hash", stdout)
 	cost := fs.Int("cost", bcrypt.DefaultCost, "bcrypt cost (4-31)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
 	if *cost < bcrypt.MinCost || *cost > bcrypt.MaxCost {
-		return fmt.Errorf("--cost must be between %d and %d", bcrypt.MinCost, bcrypt.MaxCost)
+		return fmt.Errorf("--cost %d: must be between %d and %d", *cost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
 	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
