@@ -52,6 +52,9 @@ type dialect interface {
 	notTrue(cond string) string
 	orderTerm(expr string, desc bool) string
 	limitOffset(limitPH, offsetPH string) string
+	// inList is "expr is one of the elements of the JSON array bound to ph", elements of
+	// key type typ (long, string, uuid): one parameter however long the list.
+	inList(expr, ph, typ string) string
 	// bindCast annotates placeholder ph for the value v bound to it, where the backend needs
 	// the type spelt out (a fractional operand compared with an integer column).
 	bindCast(ph string, v any) string

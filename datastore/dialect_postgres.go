@@ -181,6 +181,14 @@ func (pgDialect) orderTerm(expr string, desc bool) string {
 	return expr + " ASC NULLS FIRST"
 }
 
+func (pgDialect) inList(expr, ph, typ string) string {
+	elem := "jsonb_array_elements_text(" + ph + "::jsonb)"
+	if typ == TypeLong {
+		elem = "(" + elem + ")::bigint"
+	}
+	return expr + " IN (SELECT " + elem + ")"
+}
+
 func (pgDialect) limitOffset(limitPH, offsetPH string) string {
 	if limitPH == "" {
 		return " OFFSET " + offsetPH

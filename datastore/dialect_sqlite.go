@@ -296,6 +296,10 @@ func (sqliteDialect) orderTerm(expr string, desc bool) string {
 	return expr + " ASC"
 }
 
+func (sqliteDialect) inList(expr, ph, _ string) string {
+	return expr + " IN (SELECT value FROM json_each(" + ph + "))"
+}
+
 // limitOffset pages a SELECT; limitPH is "" for no limit.
 func (sqliteDialect) limitOffset(limitPH, offsetPH string) string {
 	if limitPH == "" {

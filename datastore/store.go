@@ -50,6 +50,9 @@ func (db *DB) plan(dc *DataClass, q Query, fixed *fixedCond) (*plan, error) {
 	if fixed != nil {
 		p.conds = append(p.conds, p.s.column(p.s.alias, fixed.attr)+" = "+c.bind(fixed.value))
 	}
+	if q.InKeys {
+		p.conds = append(p.conds, p.keysCond(db, q.Keys))
+	}
 	tree, err := parseFilter(q.Filter)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,60 @@
+package datastore
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+func TestFindKeysAndGetMany(t *testing.T) {
+	f := seed(t)
+	ctx := context.Background()
+	keys, err := f.db.FindKeys(ctx, f.employee, Query{Filter: "age > 20", OrderBy: "age desc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{f.emile.KeyString(), f.bob.KeyString(), f.alice.KeyString(), f.carol.KeyString()}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("FindKeys = %v, want %v", keys, want)
+	}
+	t.Run("GetManyKeepsTheOrderAndSkipsMissing", func(t *testing.T) {
+		got, err := f.db.GetMany(ctx, f.employee, []string{f.carol.KeyString(), "999", "x", f.alice.KeyString(), f.carol.KeyString()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := names(&Selection{Entities: got}, true); !slices.Equal(n, []string{"Carol_50%", "Alice Smith"}) {
+			t.Fatalf("GetMany = %v", n)
+		}
+	})
+	t.Run("QueryInsideKeys", func(t *testing.T) {
+		sel, err := f.db.Find(ctx, f.employee, Query{InKeys: true, Keys: keys, Filter: "active = true", OrderBy: "name"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := names(sel, true); !slices.Equal(n, []string{"Alice Smith", "Émile Zola"}) {
+			t.Fatalf("filter inside the set = %v", n)
+		}
+		sel, err = f.db.Find(ctx, f.employee, Query{InKeys: true})
+		if err != nil || len(sel.Entities) != 0 {
+			t.Fatalf("empty key list: %v, %v", names(sel, false), err)
+		}
+	})
+	t.Run("StringAndUUIDKeys", func(t *testing.T) {
+		tag, token := f.db.Model().DataClass("Tag"), f.db.Model().DataClass("Token")
+		mustSave(t, f.db, tag, map[string]any{"code": "b", "label": "B"})
+		mustSave(t, f.db, tag, map[string]any{"code": "a'x", "label": "A"})
+		tk := mustSave(t, f.db, token, map[string]any{"note": "n"})
+		got, err := f.db.GetMany(ctx, tag, []string{"a'x", "b", "zz"})
+		if err != nil || len(got) != 2 || got[0].KeyString() != "a'x" {
+			t.Fatalf("tags = %v, %v", got, err)
+		}
+		keys, err := f.db.FindKeys(ctx, token, Query{})
+		if err != nil || !slices.Equal(keys, []string{tk.KeyString()}) {
+			t.Fatalf("token keys = %v, %v; want %s", keys, err, tk.KeyString())
+		}
+		got, err = f.db.GetMany(ctx, token, keys)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("tokens = %v, %v", got, err)
+		}
+	})
+}
