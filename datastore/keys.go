@@ -45,11 +45,24 @@ func (p *plan) keysCond(db *DB, keys []string) string {
 // q's order (Skip applies; Limit 0 means all, without the MaxTop cap): what an entity set
 // holds.
 func (db *DB) FindKeys(ctx context.Context, dc *DataClass, q Query) ([]string, error) {
+	return db.findKeys(ctx, dc, q, nil)
+}
+
+// RelatedKeys is FindKeys on the relatedEntities (1→N) attribute attr of e.
+func (db *DB) RelatedKeys(ctx context.Context, e *Entity, attr string, q Query) ([]string, error) {
+	related, fixed, err := db.relatedCond(e, attr)
+	if err != nil {
+		return nil, err
+	}
+	return db.findKeys(ctx, related, q, fixed)
+}
+
+func (db *DB) findKeys(ctx context.Context, dc *DataClass, q Query, fixed *fixedCond) ([]string, error) {
 	dc, err := db.resolve(dc)
 	if err != nil {
 		return nil, err
 	}
-	p, err := db.plan(dc, q, nil)
+	p, err := db.plan(dc, q, fixed)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"gatehouse/core"
 	"gatehouse/datastore"
+	"gatehouse/sessions"
 )
 
 // Datastore is what the REST layer needs from the data layer.
@@ -23,6 +24,10 @@ type Datastore interface {
 	DeleteWhere(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (int, error)
 	RelatedEntity(ctx context.Context, e *datastore.Entity, attr string) (*datastore.Entity, error)
 	RelatedEntities(ctx context.Context, e *datastore.Entity, attr string, q datastore.Query) (*datastore.Selection, error)
+	// Entity sets (SPEC §3.7): keys of a query, entities by key.
+	FindKeys(ctx context.Context, dc *datastore.DataClass, q datastore.Query) ([]string, error)
+	RelatedKeys(ctx context.Context, e *datastore.Entity, attr string, q datastore.Query) ([]string, error)
+	GetMany(ctx context.Context, dc *datastore.DataClass, keys []string) ([]*datastore.Entity, error)
 }
 
 // defaultTop is how many entities a list answers when the client does not say.
@@ -39,7 +44,11 @@ type dataPath struct {
 	HasKey    bool
 	Attribute string // after (key)
 	Function  string // DC/fn
+	EntitySet string // DC/$entityset/<ID>: the set's ID (32 upper-case hex digits)
 }
+
+// entitySetSegment starts the path of an entity set after its dataclass.
+const entitySetSegment = "$entityset/"
 
 // parseDataPath parses the part of a data URL after /rest/ (already path-decoded).
 func parseDataPath(p string) (dataPath, error) {
@@ -74,6 +83,14 @@ func parseDataPath(p string) (dataPath, error) {
 	}
 	if d.DataClass == "" || strings.ContainsAny(d.DataClass, "()$ ") {
 		return d, bad
+	}
+	if hasTail && !d.HasKey && strings.HasPrefix(tail, entitySetSegment) {
+		id := strings.TrimSuffix(tail[len(entitySetSegment):], "/")
+		if !sessions.ValidID(id) {
+			return d, bad
+		}
+		d.EntitySet = id
+		return d, nil
 	}
 	if hasTail {
 		if tail == "" || strings.Contains(tail, "/") {
@@ -116,13 +133,23 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 		return s.callFunction(w, r, st, t)
 	}
 	method := r.URL.Query().Get("$method")
+	post := r.Method == http.MethodPost
+	var allowed bool
 	switch {
-	case r.Method != http.MethodPost && method == "":
-	case r.Method == http.MethodPost && (method == "update" || method == "delete"):
-	case method != "":
-		return errorf(http.StatusBadRequest, codeUnknownMethod, "Unknown $method %q", method)
+	case p.EntitySet != "":
+		allowed = method == "" && !post || method == "release" || method == "entityset" || method == "delete" && post
+	case p.Attribute != "":
+		allowed = method == "" && !post || method == "subentityset" && !post
+	case p.HasKey:
+		allowed = method == "" && !post || method == "update" && post || method == "delete" && post
 	default:
-		return errorf(http.StatusBadRequest, codeUnknownMethod, "POST on a dataclass needs $method=update or $method=delete")
+		allowed = method == "" && !post || method == "entityset" || (method == "update" || method == "delete") && post
+	}
+	if !allowed {
+		if method == "" {
+			return errorf(http.StatusBadRequest, codeUnknownMethod, "POST on a dataclass needs $method=update or $method=delete")
+		}
+		return errorf(http.StatusBadRequest, codeUnknownMethod, "Unknown $method %q", method)
 	}
 	var body []byte
 	if method == "update" {
@@ -135,14 +162,20 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 	}
 	v := &dataView{srv: s, st: st, ctx: r.Context()}
 	switch {
+	case p.EntitySet != "":
+		return v.entitySet(w, r, dc, p.EntitySet, method)
 	case method == "update":
 		return v.update(w, dc, body)
 	case method == "delete":
 		return v.delete(w, r, dc, p)
+	case method == "subentityset":
+		return v.subEntitySet(w, r, dc, p)
 	case p.Attribute != "":
 		return v.getAttribute(w, r, dc, p)
 	case p.HasKey:
 		return v.getEntity(w, r, dc, p.Key)
+	case method == "entityset":
+		return v.createEntitySet(w, r, dc)
 	default:
 		return v.list(w, r, dc)
 	}

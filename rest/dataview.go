@@ -447,6 +447,16 @@ func (v *dataView) entity(e *datastore.Entity, sh *shape, depth int, top bool) (
 					{"uri", "/rest/" + dc.Name + "(" + url.PathEscape(key) + ")/" + a.Name + "?$expand=" + a.Name}}}}})
 				continue
 			}
+			if top && depth == 0 && v.st.sess() != nil {
+				// One entity's related selection: kept as an entity set, so that a client
+				// can page it (a list's would make a set per entity).
+				so, err := v.relatedSet(e, a, sub)
+				if err != nil {
+					return nil, err
+				}
+				o = append(o, field{a.Name, so})
+				continue
+			}
 			sel, err := v.srv.cfg.Data.RelatedEntities(v.ctx, e, a.Name, datastore.Query{Limit: v.srv.cfg.MaxTop})
 			if err != nil {
 				return nil, err
@@ -469,6 +479,9 @@ func (v *dataView) entity(e *datastore.Entity, sh *shape, depth int, top bool) (
 // function result.
 func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, st *state, result any) error {
 	v := &dataView{srv: s, st: st, ctx: r.Context()}
+	if sel, ok := result.(scriptSelection); ok && st.sess() != nil {
+		return v.selectionAsSet(w, r, sel)
+	}
 	switch result.(type) {
 	case *datastore.Entity, *datastore.Selection, scriptEntity, scriptSelection:
 		out, err := v.resultValue(result, 0, true)
@@ -540,6 +553,7 @@ type scriptEntity interface {
 
 type scriptSelection interface {
 	DatastoreSelection(ctx context.Context, limit int) (*datastore.Selection, error)
+	DatastoreKeys(ctx context.Context) ([]string, error)
 }
 
 // keyString writes a key value as in URLs and __KEY.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"gatehouse/datastore"
+	"gatehouse/sessions"
 )
 
 // Fuzz targets for the REST surface (seed corpora in testdata/fuzz/<name>). Each input
@@ -229,7 +230,9 @@ func FuzzLogin(f *testing.F) {
 // function only without one) and parses back to itself once written out again.
 func FuzzParseDataPath(f *testing.F) {
 	for _, p := range []string{"Employees", "Employees(1)", "Employees(1)/employer", "Employees/raise",
-		`Tags("a/b")`, "Tags('x')/label", "Employees(1)/$entityset", "E(1", "E)(", "()", "E(1)x", "E/a/b", "E(a/b)/c", ""} {
+		`Tags("a/b")`, "Tags('x')/label", "Employees(1)/$entityset", "E(1", "E)(", "()", "E(1)x", "E/a/b", "E(a/b)/c", "",
+		"Employees/$entityset/0123456789ABCDEF0123456789ABCDEF", "Employees/$entityset/0123456789ABCDEF0123456789ABCDEF/",
+		"E/$entityset/x", "E(1)/$entityset/0123456789ABCDEF0123456789ABCDEF"} {
 		f.Add(p)
 	}
 	f.Fuzz(func(t *testing.T, p string) {
@@ -238,6 +241,15 @@ func FuzzParseDataPath(f *testing.F) {
 			var e *Error
 			if !errors.As(err, &e) || e.Status != http.StatusBadRequest || (e.Code != codeMalformedURL && e.Code != codeUnknownKeyword) {
 				t.Fatalf("parseDataPath(%q): error %v is not a 400 / 1806 or 1811", p, err)
+			}
+			return
+		}
+		if d.EntitySet != "" {
+			if !sessions.ValidID(d.EntitySet) || d.HasKey || d.Attribute != "" || d.Function != "" {
+				t.Fatalf("parseDataPath(%q): entity set %+v", p, d)
+			}
+			if d2, err := parseDataPath(d.DataClass + "/$entityset/" + d.EntitySet); err != nil || d2 != d {
+				t.Fatalf("parseDataPath(%q) = %+v, written out parses to %+v, %v", p, d, d2, err)
 			}
 			return
 		}
