@@ -19,6 +19,7 @@ type Datastore interface {
 	Model() *datastore.Model
 	Find(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (*datastore.Selection, error)
 	Get(ctx context.Context, dc *datastore.DataClass, key string) (*datastore.Entity, error)
+	Save(ctx context.Context, e *datastore.Entity) (*datastore.Entity, error)
 	SaveAll(ctx context.Context, entities []*datastore.Entity) ([]*datastore.Entity, error)
 	Drop(ctx context.Context, e *datastore.Entity) error
 	DeleteWhere(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (int, error)
@@ -165,7 +166,7 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 	case p.EntitySet != "":
 		return v.entitySet(w, r, dc, p.EntitySet, method)
 	case method == "update":
-		return v.update(w, dc, body)
+		return v.update(w, r, dc, body)
 	case method == "delete":
 		return v.delete(w, r, dc, p)
 	case method == "subentityset":

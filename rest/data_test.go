@@ -193,8 +193,8 @@ func TestUpdateStampsAndBatches(t *testing.T) {
 	wantStatus(t, c.post("/rest/Employees?$method=update", `{"__KEY":"1","__STAMP":1,"firstName":"A2"}`), 200, 0)
 	r := c.post("/rest/Employees?$method=update", `{"__KEY":"1","__STAMP":1,"firstName":"A3"}`)
 	wantStatus(t, r, 409, 1263)
-	// A batch with one bad entity saves nothing.
-	wantStatus(t, c.post("/rest/Employees?$method=update", `[{"firstName":"New1"},{"__KEY":"2","__STAMP":7,"firstName":"x"}]`), 409, 1263)
+	// An atomic batch with one bad entity saves nothing.
+	wantStatus(t, c.post("/rest/Employees?$method=update&$atomic=true", `[{"firstName":"New1"},{"__KEY":"2","__STAMP":7,"firstName":"x"}]`), 409, 1263)
 	if r := c.get("/rest/Employees?$filter=" + url.QueryEscape(`firstName = 'New1'`)); !strings.Contains(string(r.body), `"__COUNT":0`) {
 		t.Fatalf("a failed batch left an entity: %s", r.body)
 	}
@@ -206,7 +206,7 @@ func TestUpdateStampsAndBatches(t *testing.T) {
 	for name, body := range map[string]string{
 		"WrongType":        `{"salary":"lots"}`,
 		"UnknownAttribute": `{"nope":1}`,
-		"KeyWithoutStamp":  `{"__KEY":"1","firstName":"x"}`,
+		"KeyChanged":       `{"__KEY":"1","ID":7,"firstName":"x"}`,
 		"NotAnObject":      `"x"`,
 		"EmptyArray":       `[]`,
 	} {
