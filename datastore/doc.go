@@ -123,6 +123,15 @@
 // form beside each string (shadow columns), on both backends. Accents matter ('e' ≠ 'é'). String primary
 // keys compare the same way in queries; Get matches a key exactly.
 //
+// Unquoted values. As in 4D's own examples, a value may be written without quotes where
+// that is unambiguous: exactly when it is one word made of letters, digits, '_' and '@'
+// that starts with a letter, '_' or '@' (so not a number: 12 stays the number 12) and is
+// not a keyword of the language (AND, OR, EXCEPT, NOT, IS, IN, BEGIN, TRUE, FALSE, NULL,
+// ASC, DESC, in any case). It is then the string it spells: "lastName=Smith" is
+// "lastName = 'Smith'", "name begin j" is "name begin 'j'", "employer.name!=acme" and
+// "lastName = sm@" (a wildcard) too; elements of an IN array follow the same rule. Anything
+// else — spaces, punctuation, a leading digit, a keyword — needs quotes or a placeholder.
+//
 // Values are converted to the attribute's type: numbers for long and number (a numeric string
 // such as "12" is accepted), true/false for bool, 'YYYY-MM-DD' or RFC 3339 strings for dates,
 // any usual spelling of a UUID for uuid. Object attributes compare only with null. A

@@ -11,6 +11,7 @@ import (
 
 	"gatehouse/core"
 	"gatehouse/datastore"
+	"gatehouse/roles"
 	"gatehouse/sessions"
 )
 
@@ -38,14 +39,20 @@ func (s *Server) registerDataRoutes(r *mux.Router) {
 	r.Handle("/{path:[^$].*}", s.handle(core.Member, 0, s.handleData)).Methods(methods.getPost...)
 }
 
-// dataPath is a parsed data URL: /rest/DC, /rest/DC(key), /rest/DC(key)/attr, /rest/DC/fn.
+// dataPath is a parsed data URL: /rest/DC, /rest/DC(key) (or DC[key], or DC:attr(value)),
+// /rest/DC(key)/attr, /rest/DC/fn, /rest/DC/a,b and /rest/DC(key)/a,b (attribute lists), and
+// /rest/DC/$entityset/ID. A trailing slash is ignored (/rest/DC/?$filter=…).
 type dataPath struct {
 	DataClass string
 	Key       string
 	HasKey    bool
-	Attribute string // after (key)
-	Function  string // DC/fn
-	EntitySet string // DC/$entityset/<ID>: the set's ID (32 upper-case hex digits)
+	// KeyAttribute names the attribute DC:attr(value) looks the entity up by ("": the
+	// primary key).
+	KeyAttribute string
+	Attribute    string // after (key)
+	Function     string // DC/fn
+	Attributes   string // an attribute list as a path: DC/a,b or DC(key)/a,b
+	EntitySet    string // DC/$entityset/<ID>: the set's ID (32 upper-case hex digits)
 }
 
 // entitySetSegment starts the path of an entity set after its dataclass.
@@ -58,53 +65,76 @@ func parseDataPath(p string) (dataPath, error) {
 	if p == "" || len(p) > 1024 {
 		return d, bad
 	}
-	head, tail, hasTail := strings.Cut(p, "/")
-	if open := strings.IndexByte(head, '('); open >= 0 {
-		if !strings.HasSuffix(head, ")") {
-			// a key may contain "/": find the closing parenthesis in the whole path
-			closeAt := strings.Index(p, ")")
-			if closeAt < open {
-				return d, bad
-			}
-			head, tail = p[:closeAt+1], strings.TrimPrefix(p[closeAt+1:], "/")
-			hasTail = tail != ""
-			if len(p) > closeAt+1 && p[closeAt+1] != '/' {
-				return d, bad
-			}
+	if len(p) > 1 && p[len(p)-1] == '/' {
+		p = p[:len(p)-1]
+	}
+	end := strings.IndexAny(p, "/([:")
+	if end < 0 {
+		end = len(p)
+	}
+	d.DataClass = p[:end]
+	if d.DataClass == "" || strings.ContainsAny(d.DataClass, "()[]:$ ") {
+		return d, bad
+	}
+	rest := p[end:]
+	if rest != "" && rest[0] == ':' {
+		open := strings.IndexByte(rest, '(')
+		if open < 0 {
+			return d, bad
 		}
-		d.DataClass, d.Key, d.HasKey = head[:open], head[open+1:len(head)-1], true
+		d.KeyAttribute = rest[1:open]
+		if d.KeyAttribute == "" || strings.ContainsAny(d.KeyAttribute, "()[]:$/ ,") {
+			return d, bad
+		}
+		rest = rest[open:]
+	}
+	if rest != "" && (rest[0] == '(' || rest[0] == '[') {
+		closer := byte(')')
+		if rest[0] == '[' {
+			closer = ']'
+		}
+		// a key may contain "/": it ends at the first closing bracket
+		closeAt := strings.IndexByte(rest, closer)
+		if closeAt < 0 {
+			return d, bad
+		}
+		d.Key, d.HasKey = rest[1:closeAt], true
 		if len(d.Key) >= 2 && (d.Key[0] == '"' || d.Key[0] == '\'') && d.Key[len(d.Key)-1] == d.Key[0] {
 			d.Key = d.Key[1 : len(d.Key)-1]
 		}
 		if d.Key == "" {
 			return d, bad
 		}
-	} else {
-		d.DataClass = head
+		rest = rest[closeAt+1:]
 	}
-	if d.DataClass == "" || strings.ContainsAny(d.DataClass, "()$ ") {
+	if rest == "" {
+		return d, nil
+	}
+	if rest[0] != '/' {
 		return d, bad
 	}
-	if hasTail && !d.HasKey && strings.HasPrefix(tail, entitySetSegment) {
-		id := strings.TrimSuffix(tail[len(entitySetSegment):], "/")
+	tail := rest[1:]
+	if !d.HasKey && strings.HasPrefix(tail, entitySetSegment) {
+		id := tail[len(entitySetSegment):]
 		if !sessions.ValidID(id) {
 			return d, bad
 		}
 		d.EntitySet = id
 		return d, nil
 	}
-	if hasTail {
-		if tail == "" || strings.Contains(tail, "/") {
-			return d, bad
-		}
-		if strings.HasPrefix(tail, "$") {
-			return d, errorf(http.StatusBadRequest, codeUnknownKeyword, "Unknown keyword")
-		}
-		if d.HasKey {
-			d.Attribute = tail
-		} else {
-			d.Function = tail
-		}
+	if tail == "" || strings.Contains(tail, "/") {
+		return d, bad
+	}
+	if strings.HasPrefix(tail, "$") {
+		return d, errorf(http.StatusBadRequest, codeUnknownKeyword, "Unknown keyword")
+	}
+	switch {
+	case strings.Contains(tail, ","):
+		d.Attributes = tail
+	case d.HasKey:
+		d.Attribute = tail
+	default:
+		d.Function = tail
 	}
 	return d, nil
 }
@@ -125,6 +155,16 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 	dc := dataClass(st.req.Gen, p.DataClass)
 	if dc == nil {
 		return errUnknownDataClass
+	}
+	if p.Function != "" && r.Method != http.MethodPost && dc.Attribute(p.Function) != nil {
+		// GET /rest/DC/attr: an attribute list of one, as 4D reads it
+		p.Attributes, p.Function = p.Function, ""
+	}
+	if p.Attributes != "" {
+		// DC/a,b and DC(key)/a,b are $attributes=a,b
+		q := r.URL.Query()
+		q.Set("$attributes", p.Attributes)
+		r.URL.RawQuery = q.Encode()
 	}
 	if p.Function != "" {
 		t, err := st.req.Gen.Resolve(core.DataClassFunction, dc.Name, p.Function)
@@ -162,6 +202,11 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 		}
 	}
 	v := &dataView{srv: s, st: st, ctx: r.Context()}
+	if p.KeyAttribute != "" {
+		if p.Key, err = v.keyByAttribute(dc, p.KeyAttribute, p.Key); err != nil {
+			return err
+		}
+	}
 	switch {
 	case p.EntitySet != "":
 		return v.entitySet(w, r, dc, p.EntitySet, method)
@@ -180,6 +225,34 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 	default:
 		return v.list(w, r, dc)
 	}
+}
+
+// keyByAttribute finds the key of the entity whose attribute attr is value
+// (/rest/DC:attr(value)): the first one in key order, 404 when none.
+func (v *dataView) keyByAttribute(dc *datastore.DataClass, attr, value string) (string, error) {
+	if err := v.require(roles.Read, roles.DataClassResource(dc.Name)); err != nil {
+		return "", err
+	}
+	a := dc.Attribute(attr)
+	if a == nil || !v.readable(dc, a) || a.Kind != datastore.KindStorage {
+		return "", errorf(http.StatusNotFound, codeUnknownAttribute, "Unknown attribute %q", attr)
+	}
+	var param any = value
+	if a.Type == datastore.TypeLong || a.Type == datastore.TypeNumber {
+		f, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return "", errorf(http.StatusNotFound, codeUnknownDataClass, "Entity not found")
+		}
+		param = f
+	}
+	sel, err := v.srv.cfg.Data.Find(v.ctx, dc, v.query(datastore.Query{Filter: attr + " === :1", Params: []any{param}, Limit: 1}))
+	if err != nil {
+		return "", err
+	}
+	if len(sel.Entities) == 0 {
+		return "", errorf(http.StatusNotFound, codeUnknownDataClass, "Entity not found")
+	}
+	return sel.Entities[0].KeyString(), nil
 }
 
 var errUnknownDataClass = errorf(http.StatusNotFound, codeUnknownDataClass, "Unknown dataclass")

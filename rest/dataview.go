@@ -383,6 +383,7 @@ func (v *dataView) delete(w http.ResponseWriter, r *http.Request, dc *datastore.
 // attribute; a child shape for a relation means "expand it, with that shape".
 type shape struct {
 	attrs  map[string]*shape // nil = all
+	all    bool              // "*" listed: every attribute, whatever else attrs lists
 	expand map[string]*shape
 }
 
@@ -405,6 +406,10 @@ func parseShape(r *http.Request) (*shape, error) {
 			}
 			cur := sh
 			for i, part := range parts {
+				if part == "*" && param == "$attributes" && i == len(parts)-1 {
+					cur.all = true // $attributes=* or rel.*: every readable attribute
+					break
+				}
 				m := into(cur)
 				if *m == nil {
 					*m = map[string]*shape{}
@@ -438,7 +443,7 @@ func (sh *shape) wants(name string) (bool, *shape) {
 		return true, nil
 	}
 	sub, listed := sh.attrs[name]
-	if sh.attrs != nil && !listed {
+	if sh.attrs != nil && !listed && !sh.all {
 		return false, nil
 	}
 	if sub != nil {
