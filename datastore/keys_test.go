@@ -58,3 +58,15 @@ func TestFindKeysAndGetMany(t *testing.T) {
 		}
 	})
 }
+
+func TestDateIn4DRESTForm(t *testing.T) {
+	for in, want := range map[string]string{"25!12!2020": "2020-12-25", "5!1!2021": "2021-01-05", "2020-12-25": "2020-12-25"} {
+		got, err := parseDate(in)
+		if err != nil || got.Format("2006-01-02") != want {
+			t.Errorf("parseDate(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+	if _, err := parseDate("32!12!2020"); err == nil {
+		t.Error("parseDate accepted day 32")
+	}
+}
