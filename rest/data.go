@@ -166,7 +166,11 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 		q.Set("$attributes", p.Attributes)
 		r.URL.RawQuery = q.Encode()
 	}
-	if p.Function != "" {
+	if p.Function == "" {
+		if err := checkDataOptions(r); err != nil {
+			return err
+		}
+	} else {
 		t, err := st.req.Gen.Resolve(core.DataClassFunction, dc.Name, p.Function)
 		if err != nil {
 			return err

@@ -79,7 +79,7 @@ func (v *dataView) list(w http.ResponseWriter, r *http.Request, dc *datastore.Da
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeSelection(w, r, out)
 	return nil
 }
 
@@ -148,7 +148,7 @@ func (v *dataView) getAttribute(w http.ResponseWriter, r *http.Request, dc *data
 	default:
 		out = object{{a.Name, jsonValue(e.Values[a.Name])}}
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeSelection(w, r, out)
 	return nil
 }
 

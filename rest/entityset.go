@@ -85,7 +85,7 @@ func (v *dataView) page(w http.ResponseWriter, r *http.Request, dc *datastore.Da
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, withSet(out, dc, setID))
+	writeSelection(w, r, withSet(out, dc, setID))
 	return nil
 }
 
@@ -241,7 +241,7 @@ func (v *dataView) entitySet(w http.ResponseWriter, r *http.Request, dc *datasto
 			if err != nil {
 				return err
 			}
-			writeJSON(w, http.StatusOK, out)
+			writeSelection(w, r, out)
 			return nil
 		}
 		inside.Skip, inside.Limit = 0, 0
