@@ -182,7 +182,8 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 	var allowed bool
 	switch {
 	case p.EntitySet != "":
-		allowed = method == "" && !post || method == "release" || method == "entityset" || method == "delete" && post
+		// subentityset on a set is how wakanda-style clients page it
+		allowed = (method == "" || method == "subentityset") && !post || method == "release" || method == "entityset" || method == "delete" && post
 	case p.Attribute != "":
 		allowed = method == "" && !post || method == "subentityset" && !post
 	case p.HasKey:
