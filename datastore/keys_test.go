@@ -70,3 +70,38 @@ func TestDateIn4DRESTForm(t *testing.T) {
 		t.Error("parseDate accepted day 32")
 	}
 }
+
+func TestAggregateAndDistinct(t *testing.T) {
+	f := seed(t)
+	ctx := context.Background()
+	got, err := f.db.Aggregate(ctx, f.employee, Query{Filter: "age != null"}, "age")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ages 30, 45, 60, 25
+	if got.Count != 4 || got.Sum != 160 || got.Average != 40 || got.Min != int64(25) || got.Max != int64(60) {
+		t.Fatalf("Aggregate(age) = %+v", got)
+	}
+	names, err := f.db.Aggregate(ctx, f.employee, Query{}, "name")
+	if err != nil || names.Count != 5 || names.Min != "Alice Smith" || names.Sum != 0 {
+		t.Fatalf("Aggregate(name) = %+v, %v", names, err)
+	}
+	none, err := f.db.Aggregate(ctx, f.employee, Query{Filter: "age > 100"}, "salary")
+	if err != nil || none.Count != 0 || none.Min != nil || none.Average != 0 {
+		t.Fatalf("Aggregate of nothing = %+v, %v", none, err)
+	}
+	if _, err := f.db.Aggregate(ctx, f.employee, Query{}, "info"); err == nil {
+		t.Fatal("Aggregate of an object attribute: no error")
+	}
+	d, err := f.db.Distinct(ctx, f.employee, Query{Filter: "age < 50"}, "active")
+	if err != nil || len(d) != 2 || d[0] != false || d[1] != true {
+		t.Fatalf("Distinct(active) = %v, %v", d, err)
+	}
+	d, err = f.db.Distinct(ctx, f.company, Query{}, "name")
+	if err != nil || len(d) != 4 || d[0] != "Acme" {
+		t.Fatalf("Distinct(name) = %v, %v", d, err)
+	}
+	if _, err := f.db.Distinct(ctx, f.employee, Query{}, "employer"); err == nil {
+		t.Fatal("Distinct of a relation: no error")
+	}
+}

@@ -21,6 +21,9 @@ type Datastore interface {
 	Find(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (*datastore.Selection, error)
 	Get(ctx context.Context, dc *datastore.DataClass, key string) (*datastore.Entity, error)
 	Save(ctx context.Context, e *datastore.Entity) (*datastore.Entity, error)
+	Count(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (int, error)
+	Aggregate(ctx context.Context, dc *datastore.DataClass, q datastore.Query, attr string) (datastore.Aggregates, error)
+	Distinct(ctx context.Context, dc *datastore.DataClass, q datastore.Query, attr string) ([]any, error)
 	SaveAll(ctx context.Context, entities []*datastore.Entity) ([]*datastore.Entity, error)
 	Drop(ctx context.Context, e *datastore.Entity) error
 	DeleteWhere(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (int, error)
@@ -211,6 +214,27 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 		if p.Key, err = v.keyByAttribute(dc, p.KeyAttribute, p.Key); err != nil {
 			return err
 		}
+	}
+	if r.URL.Query().Has("$compute") || r.URL.Query().Has("$distinct") {
+		if p.HasKey || method != "" || post {
+			return errorf(http.StatusBadRequest, codeUnknownKeyword,
+				"$compute and $distinct apply to GET /rest/{DC}, /rest/{DC}/{attr} and /rest/{DC}/$entityset/{ID}")
+		}
+		q, err := s.queryOptions(r)
+		if err != nil {
+			return err
+		}
+		if p.EntitySet != "" {
+			set, keys, err := s.cfg.App.Sessions().EntitySet(r.Context(), st.sess().ID, p.EntitySet, 0, -1)
+			if err != nil {
+				return setError(err)
+			}
+			if set.DataClass != dc.Name {
+				return errUnknownEntitySet
+			}
+			q.InKeys, q.Keys = true, keys
+		}
+		return v.compute(w, r, dc, p.Attributes, q)
 	}
 	switch {
 	case p.EntitySet != "":

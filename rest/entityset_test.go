@@ -54,6 +54,7 @@ func TestEntitySets(t *testing.T) {
 		wantLacks(t, r, "lastName")
 		wantHas(t, c.get(set+"?$top=1&$expand=employer"), `"employer":{"__KEY":"2"`, `"name":"Bolt"`)
 		wantHas(t, c.get(set+"/?$skip=3"), `"__SENT":1,"__FIRST":3`) // trailing slash
+		wantBody(t, c.get(set+"?$compute=count"), `4`)
 	})
 	t.Run("QueryInsideTheSet", func(t *testing.T) {
 		r := c.get(set + "?$filter=" + q("active = true") + "&$orderby=" + q("firstName"))
