@@ -105,3 +105,57 @@ func TestAggregateAndDistinct(t *testing.T) {
 		t.Fatal("Distinct of a relation: no error")
 	}
 }
+
+func TestObjectPaths(t *testing.T) {
+	db, _ := openTest(t, testModel)
+	ctx := context.Background()
+	emp := db.Model().DataClass("Employee")
+	for name, info := range map[string]any{
+		"a": map[string]any{"n": 5.0, "s": "abc", "b": true, "deep": map[string]any{"x": 1.0}},
+		"b": map[string]any{"n": 12.5, "s": "ABD", "b": false},
+		"c": map[string]any{"n": "7", "s": 3.0, "z": nil},
+		"d": nil,
+	} {
+		mustSave(t, db, emp, map[string]any{"name": name, "info": info})
+	}
+	tests := []struct {
+		filter, order string
+		want          []string
+	}{
+		{"info.n = 5", "", []string{"a"}},
+		{"info.n > 6", "", []string{"b"}}, // "7" is a string: numbers compare with numbers only
+		{"info.n < 100", "", []string{"a", "b"}},
+		{"info.s == 'abc'", "", []string{"a"}},
+		{"info.s = 'ABC'", "", []string{}}, // exact: no case folding inside objects
+		{"info.s > 'abd'", "", []string{}},
+		{"info.s >= 'AB'", "", []string{"a", "b"}},
+		{"info.b = true", "", []string{"a"}},
+		{"info.b = false", "", []string{"b"}},
+		{"info.deep.x = 1", "", []string{"a"}},
+		{"info.z = null", "", []string{"a", "b", "c", "d"}}, // a missing key is null
+		{"info.s != null", "", []string{"a", "b", "c"}},
+		{"info.n != 5", "", []string{"b", "c", "d"}},
+		{"", "info.n desc", []string{"b", "a", "c", "d"}},
+		{"", "info.s", []string{"d", "b", "a", "c"}}, // non-numbers (nulls) first, then by text
+	}
+	for _, tt := range tests {
+		sel, err := db.Find(ctx, emp, Query{Filter: tt.filter, OrderBy: tt.order})
+		if err != nil {
+			t.Fatalf("filter %q order %q: %v", tt.filter, tt.order, err)
+		}
+		ordered := tt.order != ""
+		if got, want := names(sel, ordered), tt.want; !slices.Equal(got, want) {
+			if !ordered {
+				want = sorted(want...)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("filter %q order %q = %v, want %v", tt.filter, tt.order, got, want)
+			}
+		}
+	}
+	for _, bad := range []string{"info.n IN [1]", "info.s begin 'a'", "info.b > true"} {
+		if _, err := db.Find(ctx, emp, Query{Filter: bad}); err == nil {
+			t.Errorf("filter %q: no error", bad)
+		}
+	}
+}
