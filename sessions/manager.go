@@ -293,6 +293,21 @@ func (m *Manager) EntitySets(ctx context.Context, sid string) ([]EntitySet, erro
 	return m.store.ListEntitySets(ctx, sid, m.now())
 }
 
+// LockEntity gives session sid the lock of resource (ErrLocked: another session holds it).
+func (m *Manager) LockEntity(ctx context.Context, sid, resource string) error {
+	return m.store.LockEntity(ctx, sid, resource, m.now())
+}
+
+// UnlockEntity releases the lock of resource held by session sid (ErrNotFound: it holds none).
+func (m *Manager) UnlockEntity(ctx context.Context, sid, resource string) error {
+	return m.store.UnlockEntity(ctx, sid, resource)
+}
+
+// LockedByOther reports whether a session other than sid holds the lock of resource.
+func (m *Manager) LockedByOther(ctx context.Context, sid, resource string) (bool, error) {
+	return m.store.LockedByOther(ctx, sid, resource, m.now())
+}
+
 // Sweep removes what has expired now.
 func (m *Manager) Sweep(ctx context.Context) (int, error) { return m.store.Sweep(ctx, m.now()) }
 

@@ -35,6 +35,11 @@ type MemoryStore struct {
 
 	tokensMu sync.Mutex
 	tokens   map[string]token
+
+	// locksMu is taken after a shard lock, never before one.
+	locksMu  sync.Mutex
+	locks    map[string]string          // resource -> holder's session ID
+	heldLock map[string]map[string]bool // session ID -> resources it holds
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -204,6 +209,7 @@ func (m *MemoryStore) lookup(sh *shard, id string, now time.Time) *entry {
 func (m *MemoryStore) remove(sh *shard, e *entry) {
 	delete(sh.entries, e.s.ID)
 	delete(sh.sets, e.s.ID)
+	m.dropLocks(e.s.ID)
 	if e.heapIdx >= 0 {
 		heap.Remove(&sh.expiry, int(e.heapIdx))
 	}
@@ -387,6 +393,7 @@ func (m *MemoryStore) Rotate(_ context.Context, oldID, newID string, now time.Ti
 	heap.Remove(&a.expiry, int(e.heapIdx))
 	e.s.ID = newID
 	b.entries[newID] = e
+	m.moveLocks(oldID, newID)
 	if sets, ok := a.sets[oldID]; ok {
 		delete(a.sets, oldID)
 		if b.sets == nil {

@@ -23,6 +23,8 @@ import "github.com/redis/rueidis"
 //	            <set>:e (deadline, µs), <set>:t (timeout, µs), <set>:c (created, µs),
 //	            <set>:u (last use, from P seq)
 //	P ek:<sid>:<set>  list: the set's keys, in order (a page is one LRANGE)
+//	P lk:<resource>   an entity lock: its holder's session ID
+//	P ls:<sid>        set: the resources the session holds locks on
 //
 // Numbers are microseconds held in Lua doubles (exact below 2^53, i.e. until the year
 // 2255) and always written with %.0f: Lua's own number-to-string keeps 14 digits.
@@ -53,8 +55,16 @@ local function dropSets(id)
   end
   redis.call('DEL', k)
 end
+local function dropLocks(id)
+  local k = P .. 'ls:' .. id
+  for _, r in ipairs(redis.call('SMEMBERS', k)) do
+    if redis.call('GET', P .. 'lk:' .. r) == id then redis.call('DEL', P .. 'lk:' .. r) end
+  end
+  redis.call('DEL', k)
+end
 local function remove(id)
   dropSets(id)
+  dropLocks(id)
   redis.call('DEL', skey(id))
   redis.call('ZREM', P .. 'exp', id)
   redis.call('ZREM', P .. 'lic', id)
@@ -184,6 +194,13 @@ if redis.call('EXISTS', es) == 1 then
     end
   end
   redis.call('RENAME', es, P .. 'es:' .. new)
+end
+local ls = P .. 'ls:' .. old
+if redis.call('EXISTS', ls) == 1 then
+  for _, r in ipairs(redis.call('SMEMBERS', ls)) do
+    if redis.call('GET', P .. 'lk:' .. r) == old then redis.call('SET', P .. 'lk:' .. r, new) end
+  end
+  redis.call('RENAME', ls, P .. 'ls:' .. new)
 end
 for _, z in ipairs({'exp', 'lic', 'guests', 'lguests'}) do
   local q = redis.call('ZSCORE', P .. z, old)
@@ -366,4 +383,37 @@ for _, n in ipairs(liveSets(sid, now)) do
   table.insert(out, v[1]); table.insert(out, v[2]); table.insert(out, v[3])
 end
 return out
+`)
+
+// ARGV[3..]: sid, resource. A holder that is gone (deleted, or expired by the server's
+// clock) holds nothing: its lock is taken over.
+var lockScript = script(`
+local now = clock()
+local sid, r = ARGV[3], ARGV[4]
+if not live(sid, now) then return {'NOTFOUND'} end
+local k = P .. 'lk:' .. r
+local holder = redis.call('GET', k)
+if holder and holder ~= sid and live(holder, now) then return {'LOCKED'} end
+redis.call('SET', k, sid)
+redis.call('SADD', P .. 'ls:' .. sid, r)
+return {'OK'}
+`)
+
+// ARGV[3..]: sid, resource.
+var unlockScript = script(`
+local sid, r = ARGV[3], ARGV[4]
+local k = P .. 'lk:' .. r
+if redis.call('GET', k) ~= sid then return {'NOTFOUND'} end
+redis.call('DEL', k)
+redis.call('SREM', P .. 'ls:' .. sid, r)
+return {'OK'}
+`)
+
+// ARGV[3..]: sid, resource.
+var lockedScript = script(`
+local now = clock()
+local sid, r = ARGV[3], ARGV[4]
+local holder = redis.call('GET', P .. 'lk:' .. r)
+if holder and holder ~= sid and live(holder, now) then return {'OK', '1'} end
+return {'OK', '0'}
 `)
