@@ -215,6 +215,12 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 			return err
 		}
 	}
+	if r.URL.Query().Has("$lock") {
+		if !p.HasKey || p.Attribute != "" || p.Attributes != "" || method != "" || post {
+			return errorf(http.StatusBadRequest, codeUnknownKeyword, "$lock applies to GET /rest/{DC}({key})")
+		}
+		return v.lock(w, dc, p.Key, queryParam(r, "$lock"))
+	}
 	if r.URL.Query().Has("$compute") || r.URL.Query().Has("$distinct") {
 		if p.HasKey || method != "" || post {
 			return errorf(http.StatusBadRequest, codeUnknownKeyword,

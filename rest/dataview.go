@@ -270,6 +270,9 @@ func (v *dataView) entityFromBody(dc *datastore.DataClass, item map[string]json.
 		if e, err = v.srv.cfg.Data.Get(v.ctx, dc, key); err != nil {
 			return nil, err
 		}
+		if err := v.checkUnlocked(dc, e.KeyString()); err != nil {
+			return nil, err
+		}
 		if hasStamp {
 			var stamp int64
 			if err := json.Unmarshal(rawStamp, &stamp); err != nil {
@@ -360,6 +363,9 @@ func (v *dataView) delete(w http.ResponseWriter, r *http.Request, dc *datastore.
 		if err != nil {
 			return err
 		}
+		if err := v.checkUnlocked(dc, e.KeyString()); err != nil {
+			return err
+		}
 		if err := data.Drop(v.ctx, e); err != nil {
 			return err
 		}
@@ -369,7 +375,14 @@ func (v *dataView) delete(w http.ResponseWriter, r *http.Request, dc *datastore.
 			return err
 		}
 		q.Limit, q.Skip = 0, 0
-		if _, err := data.DeleteWhere(v.ctx, dc, v.query(q)); err != nil {
+		keys, err := data.FindKeys(v.ctx, dc, v.query(q))
+		if err != nil {
+			return err
+		}
+		if err := v.checkUnlocked(dc, keys...); err != nil {
+			return err
+		}
+		if _, err := data.DeleteWhere(v.ctx, dc, datastore.Query{InKeys: true, Keys: keys}); err != nil {
 			return err
 		}
 	default:

@@ -185,6 +185,9 @@ func (v *dataView) entitySet(w http.ResponseWriter, r *http.Request, dc *datasto
 	}
 	switch {
 	case method == "delete":
+		if err := v.checkUnlocked(dc, keys...); err != nil {
+			return err
+		}
 		if _, err := v.srv.cfg.Data.DeleteWhere(v.ctx, dc, datastore.Query{InKeys: true, Keys: keys}); err != nil {
 			return err
 		}
