@@ -2,7 +2,9 @@ package datastore
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -157,5 +159,40 @@ func TestObjectPaths(t *testing.T) {
 		if _, err := db.Find(ctx, emp, Query{Filter: bad}); err == nil {
 			t.Errorf("filter %q: no error", bad)
 		}
+	}
+}
+
+func TestExplain(t *testing.T) {
+	f := seed(t)
+	ctx := context.Background()
+	st, err := f.db.Explain(ctx, f.employee, Query{Filter: "name = 'b@' OR (age > :1 AND NOT(active = true))", Params: []any{40}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	var walk func(s *PlanStep, depth int)
+	walk = func(s *PlanStep, depth int) {
+		got = append(got, fmt.Sprintf("%s%s (%d)", strings.Repeat(" ", depth), s.Description, s.Found))
+		for _, c := range s.Steps {
+			walk(c, depth+1)
+		}
+	}
+	walk(st, 0)
+	want := []string{
+		"Or (1)",
+		" [index : Employee.name ] = b@ (1)",
+		" And (1)",
+		"  [index : Employee.age ] > :1 (2)",
+		"  Not (3)",
+		"   Employee.active = true (2)",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Explain =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if st, err := f.db.Explain(ctx, f.employee, Query{}, true); err != nil || st != nil {
+		t.Fatalf("no filter: %v, %v", st, err)
+	}
+	if _, err := f.db.Explain(ctx, f.employee, Query{Filter: "nope = 1"}, false); err == nil {
+		t.Fatal("unknown attribute: no error")
 	}
 }

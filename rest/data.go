@@ -24,6 +24,7 @@ type Datastore interface {
 	Count(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (int, error)
 	Aggregate(ctx context.Context, dc *datastore.DataClass, q datastore.Query, attr string) (datastore.Aggregates, error)
 	Distinct(ctx context.Context, dc *datastore.DataClass, q datastore.Query, attr string) ([]any, error)
+	Explain(ctx context.Context, dc *datastore.DataClass, q datastore.Query, counts bool) (*datastore.PlanStep, error)
 	SaveAll(ctx context.Context, entities []*datastore.Entity) ([]*datastore.Entity, error)
 	Drop(ctx context.Context, e *datastore.Entity) error
 	DeleteWhere(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (int, error)

@@ -24,6 +24,8 @@ type dataView struct {
 	srv *Server
 	st  *state
 	ctx context.Context
+	// extra are fields added to a selection's answer ($queryplan, $querypath).
+	extra object
 }
 
 func (v *dataView) allowed(a roles.Action, r roles.Resource) bool {
@@ -79,7 +81,11 @@ func (v *dataView) list(w http.ResponseWriter, r *http.Request, dc *datastore.Da
 	if err != nil {
 		return err
 	}
-	writeSelection(w, r, out)
+	plan, err := v.queryPlan(r, dc, q)
+	if err != nil {
+		return err
+	}
+	writeSelection(w, r, append(out, plan...))
 	return nil
 }
 

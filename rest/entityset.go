@@ -85,7 +85,7 @@ func (v *dataView) page(w http.ResponseWriter, r *http.Request, dc *datastore.Da
 	if err != nil {
 		return err
 	}
-	writeSelection(w, r, withSet(out, dc, setID))
+	writeSelection(w, r, append(withSet(out, dc, setID), v.extra...))
 	return nil
 }
 
@@ -130,6 +130,9 @@ func (v *dataView) newSetFromQuery(w http.ResponseWriter, r *http.Request, dc *d
 	}
 	set, err := v.storeSet(r, dc, keys, q)
 	if err != nil {
+		return err
+	}
+	if v.extra, err = v.queryPlan(r, dc, q); err != nil {
 		return err
 	}
 	return v.page(w, r, dc, set.ID, window(keys, q.Skip, q.Limit), len(keys), q.Skip)

@@ -13,13 +13,13 @@ var dataOptions = map[string]bool{
 	"$timeout": true, "$savedfilter": true, "$savedorderby": true, "$logicOperator": true,
 	"$otherCollection": true, "$clean": true, "$subOrderby": true,
 	"$atomic": true, "$atOnce": true, "$refresh": true, "$compute": true, "$distinct": true, "$lock": true,
+	"$queryplan": true, "$querypath": true,
 	"$4DSID": true, // a one-time passcode, read by the session layer
 }
 
 // refusedOptions are options of 4D's protocol this server does not implement yet: refused
 // with 1811 and a message that says so, rather than answered as if they had been applied.
 var refusedOptions = map[string]bool{
-	"$queryplan": true, "$querypath": true,
 	"$imageformat": true, "$version": true, "$binary": true, "$format": true,
 }
 

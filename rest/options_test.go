@@ -1,6 +1,9 @@
 package rest
 
-import "testing"
+import (
+	"net/url"
+	"testing"
+)
 
 // TestOptionsNeverIgnored: an option is implemented or refused with 1811 (an unknown
 // $method with 1812), never answered as if it had been applied.
@@ -27,8 +30,11 @@ func TestOptionsNeverIgnored(t *testing.T) {
 		{"DistinctNeedsAnAttribute", "GET", "/rest/Employees?$distinct=true", 400, 1806, nil},
 		{"LockOnAListRefused", "GET", "/rest/Employees?$lock=true", 400, 1811, nil},
 		{"LockBadValue", "GET", "/rest/Employees(1)?$lock=maybe", 400, 1806, nil},
-		{"QueryPlanRefused", "GET", "/rest/Employees?$filter=ID%3D1&$queryplan=true", 400, 1811, nil},
-		{"QueryPathRefused", "GET", "/rest/Employees?$querypath=true", 400, 1811, nil},
+		{"QueryPlan", "GET", "/rest/Employees?$filter=" + url.QueryEscape("lastName=a@ AND salary > 1") + "&$queryplan=true&$top=1", 200, 0,
+			[]string{`,"__queryPlan":{"item":"And","subquery":[{"item":"[index : Employees.lastName ] = a@"},{"item":"Employees.salary > 1"}]}}`}},
+		{"QueryPath", "GET", "/rest/Employees?$filter=" + url.QueryEscape("lastName=a@ OR salary > 4500") + "&$querypath=true&$method=entityset", 200, 0,
+			[]string{`"__queryPath":{"steps":[{"description":"Or","recordsfounds":2,"steps":[{"description":"[index : Employees.lastName ] = a@","recordsfounds":1},{"description":"Employees.salary > 4500","recordsfounds":2}]}]}`, `"__ENTITYSET"`}},
+		{"QueryPlanBadValue", "GET", "/rest/Employees?$queryplan=yes", 400, 1806, nil},
 		{"UnknownOption", "GET", "/rest/Employees?$frobnicate=1", 400, 1811, []string{"Unknown keyword $frobnicate"}},
 		{"UnknownOptionOnEntity", "GET", "/rest/Employees(1)?$nope=1", 400, 1811, nil},
 		{"UnknownOptionOnWrite", "POST", "/rest/Employees?$method=update&$nope=1", 400, 1811, nil},
