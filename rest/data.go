@@ -358,6 +358,9 @@ func (s *Server) queryOptions(r *http.Request) (datastore.Query, error) {
 		}
 	}
 	q.Limit = min(top, s.cfg.MaxTop)
+	if q.Limit <= 0 { // $top=0: as many as allowed, as the datastore reads 0
+		q.Limit = s.cfg.MaxTop
+	}
 	if q.Skip, err = intParam(r, "$skip", 0); err != nil {
 		return q, err
 	}

@@ -41,8 +41,11 @@ func (s *Store) PutEntitySet(ctx context.Context, sid string, set *sessions.Enti
 // EntitySet implements sessions.EntitySets.
 func (s *Store) EntitySet(ctx context.Context, sid, id string, from, n int, _ time.Time) (*sessions.EntitySet, []string, error) {
 	from = max(from, 0)
-	last := -1
-	if n >= 0 {
+	last := -1 // to the end
+	switch {
+	case n == 0:
+		last = -2 // nothing (from+n-1 would read -1, the end, when from is 0)
+	case n > 0:
 		last = from + n - 1
 	}
 	r, err := s.status(ctx, "entity set", getSetScript, []string{s.esKey(sid)}, sid, id, strconv.Itoa(from), strconv.Itoa(last))

@@ -60,6 +60,9 @@ func testEntitySets(t *testing.T, newStore NewStore) {
 		if _, page, _ = m.EntitySet(ctx, a.ID, set.ID, 0, -1); !slices.Equal(page, keys) {
 			t.Fatalf("whole set has %d keys, want %d", len(page), len(keys))
 		}
+		if _, page, _ = m.EntitySet(ctx, a.ID, set.ID, 0, 0); len(page) != 0 {
+			t.Fatalf("n = 0: %d keys", len(page))
+		}
 		if _, page, _ = m.EntitySet(ctx, a.ID, set.ID, 5000, 10); len(page) != 0 {
 			t.Fatalf("past the end: %d keys", len(page))
 		}
