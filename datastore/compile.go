@@ -92,6 +92,9 @@ func (s *scope) walk(path []pathSeg) (alias string, dc *DataClass, i int, a *Att
 		if i == len(path)-1 || a.Kind == KindRelatedEntities {
 			return alias, dc, i, a, nil
 		}
+		if a.Kind == KindStorage && a.valueType() == TypeObject {
+			return alias, dc, i, a, nil // the rest of the path are keys inside the object
+		}
 		if a.Kind == KindStorage {
 			return "", nil, 0, nil, s.c.errorf(ReasonUnknownAttribute, path[i+1].pos, "%s.%s is not a relation, so %q cannot follow it", dc.Name, a.Name, path[i+1].name)
 		}
@@ -163,6 +166,13 @@ func (s *scope) comparison(n *compNode, path []pathSeg) (string, error) {
 	alias, dc, i, a, err := s.walk(path)
 	if err != nil {
 		return "", err
+	}
+	if a.Kind == KindStorage && i < len(path)-1 {
+		keys, err := s.c.objectKeys(path[i+1:])
+		if err != nil {
+			return "", err
+		}
+		return s.objectPredicate(alias, a, keys, n)
 	}
 	if a.Kind != KindRelatedEntities {
 		return s.predicate(alias, a, n)
@@ -440,6 +450,14 @@ func (s *scope) orderBy(terms []orderTerm) (string, error) {
 		}
 		if a.Kind == KindRelatedEntities {
 			return "", c.errorf(ReasonUnknownAttribute, t.path[i].pos, "cannot order by %s.%s: it is a collection", dc.Name, a.Name)
+		}
+		if a.Kind == KindStorage && i < len(t.path)-1 {
+			keys, err := c.objectKeys(t.path[i+1:])
+			if err != nil {
+				return "", err
+			}
+			out = append(out, s.objectOrder(alias, a, keys, t.desc)...)
+			continue
 		}
 		if a.valueType() == TypeObject {
 			return "", c.errorf(ReasonWrongType, t.path[i].pos, "cannot order by object attribute %q", a.Name)

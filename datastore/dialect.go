@@ -52,6 +52,17 @@ type dialect interface {
 	notTrue(cond string) string
 	orderTerm(expr string, desc bool) string
 	limitOffset(limitPH, offsetPH string) string
+	// jsonType, jsonNumber, jsonText and jsonBool read the value at keys (identifiers)
+	// inside the JSON text of column col: its type ('number', 'string', 'boolean', 'null',
+	// 'object', 'array'; NULL when missing), or the value as a double, as text (compared in
+	// code point order) or as 1/0, each NULL when the value is of another type.
+	jsonType(col string, keys []string) string
+	jsonNumber(col string, keys []string) string
+	jsonText(col string, keys []string) string
+	jsonBool(col string, keys []string) string
+	// inList is "expr is one of the elements of the JSON array bound to ph", elements of
+	// key type typ (long, string, uuid): one parameter however long the list.
+	inList(expr, ph, typ string) string
 	// bindCast annotates placeholder ph for the value v bound to it, where the backend needs
 	// the type spelt out (a fractional operand compared with an integer column).
 	bindCast(ph string, v any) string

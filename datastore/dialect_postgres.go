@@ -181,6 +181,38 @@ func (pgDialect) orderTerm(expr string, desc bool) string {
 	return expr + " ASC NULLS FIRST"
 }
 
+// pgJSONValue is the jsonb value at keys inside col (keys are identifiers).
+func pgJSONValue(col string, keys []string) string {
+	return "(" + col + "::jsonb #> '{\"" + strings.Join(keys, "\",\"") + "\"}')"
+}
+
+func (pgDialect) jsonType(col string, keys []string) string {
+	return "jsonb_typeof" + pgJSONValue(col, keys)
+}
+
+func (pgDialect) jsonNumber(col string, keys []string) string {
+	v := pgJSONValue(col, keys)
+	return "(CASE WHEN jsonb_typeof" + v + " = 'number' THEN (" + v + " #>> '{}')::double precision END)"
+}
+
+func (pgDialect) jsonText(col string, keys []string) string {
+	v := pgJSONValue(col, keys)
+	return "((CASE WHEN jsonb_typeof" + v + " = 'string' THEN " + v + " #>> '{}' END) COLLATE \"C\")"
+}
+
+func (pgDialect) jsonBool(col string, keys []string) string {
+	v := pgJSONValue(col, keys)
+	return "(CASE WHEN jsonb_typeof" + v + " = 'boolean' THEN CASE WHEN " + v + " = 'true'::jsonb THEN 1 ELSE 0 END END)"
+}
+
+func (pgDialect) inList(expr, ph, typ string) string {
+	elem := "jsonb_array_elements_text(" + ph + "::jsonb)"
+	if typ == TypeLong {
+		elem = "(" + elem + ")::bigint"
+	}
+	return expr + " IN (SELECT " + elem + ")"
+}
+
 func (pgDialect) limitOffset(limitPH, offsetPH string) string {
 	if limitPH == "" {
 		return " OFFSET " + offsetPH

@@ -296,6 +296,35 @@ func (sqliteDialect) orderTerm(expr string, desc bool) string {
 	return expr + " ASC"
 }
 
+// sqliteJSONPath is the JSON path literal of keys ('$."a"."b"'); keys are identifiers.
+func sqliteJSONPath(keys []string) string {
+	return "'$.\"" + strings.Join(keys, "\".\"") + "\"'"
+}
+
+func (sqliteDialect) jsonType(col string, keys []string) string {
+	p := sqliteJSONPath(keys)
+	return "(CASE json_type(" + col + ", " + p + ") WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' " +
+		"WHEN 'text' THEN 'string' WHEN 'true' THEN 'boolean' WHEN 'false' THEN 'boolean' ELSE json_type(" + col + ", " + p + ") END)"
+}
+
+func (sqliteDialect) jsonNumber(col string, keys []string) string {
+	p := sqliteJSONPath(keys)
+	return "(CASE WHEN json_type(" + col + ", " + p + ") IN ('integer', 'real') THEN json_extract(" + col + ", " + p + ") END)"
+}
+
+func (sqliteDialect) jsonText(col string, keys []string) string {
+	p := sqliteJSONPath(keys)
+	return "(CASE WHEN json_type(" + col + ", " + p + ") = 'text' THEN json_extract(" + col + ", " + p + ") END)"
+}
+
+func (sqliteDialect) jsonBool(col string, keys []string) string {
+	return "(CASE json_type(" + col + ", " + sqliteJSONPath(keys) + ") WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)"
+}
+
+func (sqliteDialect) inList(expr, ph, _ string) string {
+	return expr + " IN (SELECT value FROM json_each(" + ph + "))"
+}
+
 // limitOffset pages a SELECT; limitPH is "" for no limit.
 func (sqliteDialect) limitOffset(limitPH, offsetPH string) string {
 	if limitPH == "" {

@@ -123,9 +123,24 @@
 // form beside each string (shadow columns), on both backends. Accents matter ('e' ≠ 'é'). String primary
 // keys compare the same way in queries; Get matches a key exactly.
 //
+// Unquoted values. As in 4D's own examples, a value may be written without quotes where
+// that is unambiguous: exactly when it is one word made of letters, digits, '_' and '@'
+// that starts with a letter, '_' or '@' (so not a number: 12 stays the number 12) and is
+// not a keyword of the language (AND, OR, EXCEPT, NOT, IS, IN, BEGIN, TRUE, FALSE, NULL,
+// ASC, DESC, in any case). It is then the string it spells: "lastName=Smith" is
+// "lastName = 'Smith'", "name begin j" is "name begin 'j'", "employer.name!=acme" and
+// "lastName = sm@" (a wildcard) too; elements of an IN array follow the same rule. Anything
+// else — spaces, punctuation, a leading digit, a keyword — needs quotes or a placeholder.
+//
 // Values are converted to the attribute's type: numbers for long and number (a numeric string
 // such as "12" is accepted), true/false for bool, 'YYYY-MM-DD' or RFC 3339 strings for dates,
-// any usual spelling of a UUID for uuid. Object attributes compare only with null. A
+// any usual spelling of a UUID for uuid. Object attributes themselves compare only with
+// null; paths into them ("info.size > 10", "info.tags.main = 'x'", also in OrderBy) compare
+// the value at those keys, typed (see objectpath.go): numbers with JSON numbers, strings
+// with JSON strings exactly (no case folding, no '@' wildcard: keys inside objects have no
+// shadow columns), true/false with JSON booleans, and "= null" matches a JSON null or a
+// missing key; IN, BEGIN and % do not apply. Ordering by such a path sorts by the number,
+// then by the string (non-numbers are nulls for the first). A
 // relatedEntity attribute compares its foreign key ("employer = 3", "employer = null").
 //
 // Paths follow relatedEntity attributes ("employer.name", "employer.parent.name"), as LEFT
@@ -135,7 +150,8 @@
 // "staff.name = 'Ann' AND staff.age > 60" may be satisfied by two different members.
 //
 // Placeholders :1, :2… take Query.Params in order (1-based). Their values are bound, never
-// written into SQL; nothing from the query text reaches SQL but names checked against the model.
+// written into SQL; nothing from the query text reaches SQL but names checked against the model
+// and the keys of object paths, which must be identifiers (letters, digits, '_').
 //
 // Errors are *QueryError with a reason — ReasonSyntax, ReasonPlaceholderMissing,
 // ReasonWrongType (a value or placeholder that does not fit the attribute, an operator that

@@ -67,6 +67,11 @@ type Query struct {
 	// returns false is reported as unknown (ReasonUnknownAttribute). REST uses it for attributes
 	// that are not exposed or that the session may not read, so that a filter cannot probe them.
 	Visible func(dc *DataClass, a *Attribute) bool
+	// InKeys, when true, restricts the query to the entities whose key (written as in URLs,
+	// Entity.KeyString) is in Keys: a query inside an entity set. The list is bound as one
+	// parameter, whatever its length.
+	InKeys bool
+	Keys   []string
 }
 
 // Selection is one page of the entities matching a query.

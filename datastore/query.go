@@ -120,11 +120,12 @@ func lex(src, clause string) ([]token, error) {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(src[i:])
-		if isIdentStart(r) && r != utf8.RuneError {
+		// A name, or a bare value (an unquoted word, which may hold '@' wildcards: see value).
+		if (isIdentStart(r) || r == '@') && r != utf8.RuneError {
 			j := i + size
 			for j < len(src) {
 				r, size := utf8.DecodeRuneInString(src[j:])
-				if !isIdentPart(r) || r == utf8.RuneError {
+				if !isIdentPart(r) && r != '@' || r == utf8.RuneError {
 					break
 				}
 				j += size
@@ -299,6 +300,16 @@ func (p *parser) next() token {
 
 func (p *parser) errorf(pos int, format string, args ...any) error {
 	return syntaxErr(p.clause, pos, format, args...)
+}
+
+// reservedWord reports whether an unquoted word is a keyword of the language, which can
+// never be a bare value.
+func reservedWord(w string) bool {
+	switch strings.ToUpper(w) {
+	case "AND", "OR", "EXCEPT", "NOT", "IS", "IN", "BEGIN", "TRUE", "FALSE", "NULL", "ASC", "DESC":
+		return true
+	}
+	return false
 }
 
 func isWord(t token, word string) bool { return t.kind == tokName && strings.EqualFold(t.text, word) }
@@ -490,6 +501,10 @@ func (p *parser) value(arrayOK bool) (valueNode, error) {
 		v.lit = false
 	case isWord(t, "null"):
 		v.lit = nil
+	case t.kind == tokName && !reservedWord(t.text):
+		// An unquoted value, as in 4D's examples (lastName=Smith, name begin j): one word of
+		// letters, digits, '_' and '@', not a keyword. It is the string it spells.
+		v.lit = t.text
 	case t.kind == tokLBracket && arrayOK:
 		v.kind = valArray
 		if p.peek().kind == tokRBracket {

@@ -29,6 +29,12 @@ func TestFindFilters(t *testing.T) {
 		want   []string
 	}{
 		{"EmptyMatchesAll", "", nil, all},
+		{"UnquotedValue", "name=dave@home", nil, []string{dave}},
+		{"UnquotedWildcard", "name = al@", nil, []string{alice}},
+		{"UnquotedBegin", "name begin bob", nil, []string{bob}},
+		{"UnquotedThroughRelation", "employer.name!=acme AND employer != null", nil, []string{bob, carol}},
+		{"UnquotedInArray", "name IN [bob@, car@]", nil, []string{bob, carol}},
+		{"UnquotedNumberStaysNumber", "age = 30", nil, []string{alice}},
 		{"BlankMatchesAll", "  \n", nil, all},
 		{"Equal", "age = 30", nil, []string{alice}},
 		{"DoubleEqual", "age == 30", nil, []string{alice}},

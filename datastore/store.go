@@ -50,6 +50,9 @@ func (db *DB) plan(dc *DataClass, q Query, fixed *fixedCond) (*plan, error) {
 	if fixed != nil {
 		p.conds = append(p.conds, p.s.column(p.s.alias, fixed.attr)+" = "+c.bind(fixed.value))
 	}
+	if q.InKeys {
+		p.conds = append(p.conds, p.keysCond(db, q.Keys))
+	}
 	tree, err := parseFilter(q.Filter)
 	if err != nil {
 		return nil, err
@@ -690,23 +693,33 @@ func (db *DB) RelatedEntity(ctx context.Context, e *Entity, attr string) (*Entit
 // RelatedEntities returns the entities of the relatedEntities (1→N) attribute attr of e, further
 // selected, ordered and paged by q.
 func (db *DB) RelatedEntities(ctx context.Context, e *Entity, attr string, q Query) (*Selection, error) {
-	dc, a, err := db.relation(e, attr, KindRelatedEntities)
+	related, fixed, err := db.relatedCond(e, attr)
 	if err != nil {
 		return nil, err
+	}
+	return db.find(ctx, related, q, fixed)
+}
+
+// relatedCond returns the dataclass of the relatedEntities (1→N) attribute attr of e and the
+// condition that selects e's related entities in it.
+func (db *DB) relatedCond(e *Entity, attr string) (*DataClass, *fixedCond, error) {
+	dc, a, err := db.relation(e, attr, KindRelatedEntities)
+	if err != nil {
+		return nil, nil, err
 	}
 	back := a.Related.Attribute(a.Path)
 	if back == nil || back.Kind != KindRelatedEntity {
-		return nil, fmt.Errorf("%w: %s.%s has no inverse %s.%s", ErrUnknownAttribute, dc.Name, a.Name, a.Related.Name, a.Path)
+		return nil, nil, fmt.Errorf("%w: %s.%s has no inverse %s.%s", ErrUnknownAttribute, dc.Name, a.Name, a.Related.Name, a.Path)
 	}
 	key, err := normalizeKey(dc.Key, e.Key)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s(%v)", ErrNotFound, dc.Name, e.Key)
+		return nil, nil, fmt.Errorf("%w: %s(%v)", ErrNotFound, dc.Name, e.Key)
 	}
 	enc, err := db.d.encode(dc.Key.Type, key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return db.find(ctx, a.Related, q, &fixedCond{attr: back, value: enc})
+	return a.Related, &fixedCond{attr: back, value: enc}, nil
 }
 
 // relation checks that attr is a relation of the given kind on e's dataclass.

@@ -310,8 +310,9 @@ func toFloat(v any) (float64, bool) {
 	return f, true
 }
 
-// dateLayouts are tried in order; a time without a zone is taken as UTC.
-var dateLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02"}
+// dateLayouts are tried in order; a time without a zone is taken as UTC. "2!1!2006" is
+// 4D's REST form of a date, day!month!year ("25!12!2020").
+var dateLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02", "2!1!2006"}
 
 func parseDate(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)

@@ -11,6 +11,8 @@ import (
 
 	"gatehouse/core"
 	"gatehouse/datastore"
+	"gatehouse/roles"
+	"gatehouse/sessions"
 )
 
 // Datastore is what the REST layer needs from the data layer.
@@ -18,11 +20,20 @@ type Datastore interface {
 	Model() *datastore.Model
 	Find(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (*datastore.Selection, error)
 	Get(ctx context.Context, dc *datastore.DataClass, key string) (*datastore.Entity, error)
+	Save(ctx context.Context, e *datastore.Entity) (*datastore.Entity, error)
+	Count(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (int, error)
+	Aggregate(ctx context.Context, dc *datastore.DataClass, q datastore.Query, attr string) (datastore.Aggregates, error)
+	Distinct(ctx context.Context, dc *datastore.DataClass, q datastore.Query, attr string) ([]any, error)
+	Explain(ctx context.Context, dc *datastore.DataClass, q datastore.Query, counts bool) (*datastore.PlanStep, error)
 	SaveAll(ctx context.Context, entities []*datastore.Entity) ([]*datastore.Entity, error)
 	Drop(ctx context.Context, e *datastore.Entity) error
 	DeleteWhere(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (int, error)
 	RelatedEntity(ctx context.Context, e *datastore.Entity, attr string) (*datastore.Entity, error)
 	RelatedEntities(ctx context.Context, e *datastore.Entity, attr string, q datastore.Query) (*datastore.Selection, error)
+	// Entity sets (SPEC §3.7): keys of a query, entities by key.
+	FindKeys(ctx context.Context, dc *datastore.DataClass, q datastore.Query) ([]string, error)
+	RelatedKeys(ctx context.Context, e *datastore.Entity, attr string, q datastore.Query) ([]string, error)
+	GetMany(ctx context.Context, dc *datastore.DataClass, keys []string) ([]*datastore.Entity, error)
 }
 
 // defaultTop is how many entities a list answers when the client does not say.
@@ -32,14 +43,24 @@ func (s *Server) registerDataRoutes(r *mux.Router) {
 	r.Handle("/{path:[^$].*}", s.handle(core.Member, 0, s.handleData)).Methods(methods.getPost...)
 }
 
-// dataPath is a parsed data URL: /rest/DC, /rest/DC(key), /rest/DC(key)/attr, /rest/DC/fn.
+// dataPath is a parsed data URL: /rest/DC, /rest/DC(key) (or DC[key], or DC:attr(value)),
+// /rest/DC(key)/attr, /rest/DC/fn, /rest/DC/a,b and /rest/DC(key)/a,b (attribute lists), and
+// /rest/DC/$entityset/ID. A trailing slash is ignored (/rest/DC/?$filter=…).
 type dataPath struct {
 	DataClass string
 	Key       string
 	HasKey    bool
-	Attribute string // after (key)
-	Function  string // DC/fn
+	// KeyAttribute names the attribute DC:attr(value) looks the entity up by ("": the
+	// primary key).
+	KeyAttribute string
+	Attribute    string // after (key)
+	Function     string // DC/fn
+	Attributes   string // an attribute list as a path: DC/a,b or DC(key)/a,b
+	EntitySet    string // DC/$entityset/<ID>: the set's ID (32 upper-case hex digits)
 }
+
+// entitySetSegment starts the path of an entity set after its dataclass.
+const entitySetSegment = "$entityset/"
 
 // parseDataPath parses the part of a data URL after /rest/ (already path-decoded).
 func parseDataPath(p string) (dataPath, error) {
@@ -48,45 +69,76 @@ func parseDataPath(p string) (dataPath, error) {
 	if p == "" || len(p) > 1024 {
 		return d, bad
 	}
-	head, tail, hasTail := strings.Cut(p, "/")
-	if open := strings.IndexByte(head, '('); open >= 0 {
-		if !strings.HasSuffix(head, ")") {
-			// a key may contain "/": find the closing parenthesis in the whole path
-			closeAt := strings.Index(p, ")")
-			if closeAt < open {
-				return d, bad
-			}
-			head, tail = p[:closeAt+1], strings.TrimPrefix(p[closeAt+1:], "/")
-			hasTail = tail != ""
-			if len(p) > closeAt+1 && p[closeAt+1] != '/' {
-				return d, bad
-			}
+	if len(p) > 1 && p[len(p)-1] == '/' {
+		p = p[:len(p)-1]
+	}
+	end := strings.IndexAny(p, "/([:")
+	if end < 0 {
+		end = len(p)
+	}
+	d.DataClass = p[:end]
+	if d.DataClass == "" || strings.ContainsAny(d.DataClass, "()[]:$ ") {
+		return d, bad
+	}
+	rest := p[end:]
+	if rest != "" && rest[0] == ':' {
+		open := strings.IndexByte(rest, '(')
+		if open < 0 {
+			return d, bad
 		}
-		d.DataClass, d.Key, d.HasKey = head[:open], head[open+1:len(head)-1], true
+		d.KeyAttribute = rest[1:open]
+		if d.KeyAttribute == "" || strings.ContainsAny(d.KeyAttribute, "()[]:$/ ,") {
+			return d, bad
+		}
+		rest = rest[open:]
+	}
+	if rest != "" && (rest[0] == '(' || rest[0] == '[') {
+		closer := byte(')')
+		if rest[0] == '[' {
+			closer = ']'
+		}
+		// a key may contain "/": it ends at the first closing bracket
+		closeAt := strings.IndexByte(rest, closer)
+		if closeAt < 0 {
+			return d, bad
+		}
+		d.Key, d.HasKey = rest[1:closeAt], true
 		if len(d.Key) >= 2 && (d.Key[0] == '"' || d.Key[0] == '\'') && d.Key[len(d.Key)-1] == d.Key[0] {
 			d.Key = d.Key[1 : len(d.Key)-1]
 		}
 		if d.Key == "" {
 			return d, bad
 		}
-	} else {
-		d.DataClass = head
+		rest = rest[closeAt+1:]
 	}
-	if d.DataClass == "" || strings.ContainsAny(d.DataClass, "()$ ") {
+	if rest == "" {
+		return d, nil
+	}
+	if rest[0] != '/' {
 		return d, bad
 	}
-	if hasTail {
-		if tail == "" || strings.Contains(tail, "/") {
+	tail := rest[1:]
+	if !d.HasKey && strings.HasPrefix(tail, entitySetSegment) {
+		id := tail[len(entitySetSegment):]
+		if !sessions.ValidID(id) {
 			return d, bad
 		}
-		if strings.HasPrefix(tail, "$") {
-			return d, errorf(http.StatusBadRequest, codeUnknownKeyword, "Unknown keyword")
-		}
-		if d.HasKey {
-			d.Attribute = tail
-		} else {
-			d.Function = tail
-		}
+		d.EntitySet = id
+		return d, nil
+	}
+	if tail == "" || strings.Contains(tail, "/") {
+		return d, bad
+	}
+	if strings.HasPrefix(tail, "$") {
+		return d, errorf(http.StatusBadRequest, codeUnknownKeyword, "Unknown keyword")
+	}
+	switch {
+	case strings.Contains(tail, ","):
+		d.Attributes = tail
+	case d.HasKey:
+		d.Attribute = tail
+	default:
+		d.Function = tail
 	}
 	return d, nil
 }
@@ -108,7 +160,21 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 	if dc == nil {
 		return errUnknownDataClass
 	}
-	if p.Function != "" {
+	if p.Function != "" && r.Method != http.MethodPost && dc.Attribute(p.Function) != nil {
+		// GET /rest/DC/attr: an attribute list of one, as 4D reads it
+		p.Attributes, p.Function = p.Function, ""
+	}
+	if p.Attributes != "" {
+		// DC/a,b and DC(key)/a,b are $attributes=a,b
+		q := r.URL.Query()
+		q.Set("$attributes", p.Attributes)
+		r.URL.RawQuery = q.Encode()
+	}
+	if p.Function == "" {
+		if err := checkDataOptions(r); err != nil {
+			return err
+		}
+	} else {
 		t, err := st.req.Gen.Resolve(core.DataClassFunction, dc.Name, p.Function)
 		if err != nil {
 			return err
@@ -116,13 +182,24 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 		return s.callFunction(w, r, st, t)
 	}
 	method := r.URL.Query().Get("$method")
+	post := r.Method == http.MethodPost
+	var allowed bool
 	switch {
-	case r.Method != http.MethodPost && method == "":
-	case r.Method == http.MethodPost && (method == "update" || method == "delete"):
-	case method != "":
-		return errorf(http.StatusBadRequest, codeUnknownMethod, "Unknown $method %q", method)
+	case p.EntitySet != "":
+		// subentityset on a set is how wakanda-style clients page it
+		allowed = (method == "" || method == "subentityset") && !post || method == "release" || method == "entityset" || method == "delete" && post
+	case p.Attribute != "":
+		allowed = method == "" && !post || method == "subentityset" && !post
+	case p.HasKey:
+		allowed = method == "" && !post || method == "update" && post || method == "delete" && post
 	default:
-		return errorf(http.StatusBadRequest, codeUnknownMethod, "POST on a dataclass needs $method=update or $method=delete")
+		allowed = method == "" && !post || method == "entityset" || (method == "update" || method == "delete") && post
+	}
+	if !allowed {
+		if method == "" {
+			return errorf(http.StatusBadRequest, codeUnknownMethod, "POST on a dataclass needs $method=update or $method=delete")
+		}
+		return errorf(http.StatusBadRequest, codeUnknownMethod, "Unknown $method %q", method)
 	}
 	var body []byte
 	if method == "update" {
@@ -134,18 +211,84 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 		}
 	}
 	v := &dataView{srv: s, st: st, ctx: r.Context()}
+	if p.KeyAttribute != "" {
+		if p.Key, err = v.keyByAttribute(dc, p.KeyAttribute, p.Key); err != nil {
+			return err
+		}
+	}
+	if r.URL.Query().Has("$lock") {
+		if !p.HasKey || p.Attribute != "" || p.Attributes != "" || method != "" || post {
+			return errorf(http.StatusBadRequest, codeUnknownKeyword, "$lock applies to GET /rest/{DC}({key})")
+		}
+		return v.lock(w, dc, p.Key, queryParam(r, "$lock"))
+	}
+	if r.URL.Query().Has("$compute") || r.URL.Query().Has("$distinct") {
+		if p.HasKey || method != "" || post {
+			return errorf(http.StatusBadRequest, codeUnknownKeyword,
+				"$compute and $distinct apply to GET /rest/{DC}, /rest/{DC}/{attr} and /rest/{DC}/$entityset/{ID}")
+		}
+		q, err := s.queryOptions(r)
+		if err != nil {
+			return err
+		}
+		if p.EntitySet != "" {
+			set, keys, err := s.cfg.App.Sessions().EntitySet(r.Context(), st.sess().ID, p.EntitySet, 0, -1)
+			if err != nil {
+				return setError(err)
+			}
+			if set.DataClass != dc.Name {
+				return errUnknownEntitySet
+			}
+			q.InKeys, q.Keys = true, keys
+		}
+		return v.compute(w, r, dc, p.Attributes, q)
+	}
 	switch {
+	case p.EntitySet != "":
+		return v.entitySet(w, r, dc, p.EntitySet, method)
 	case method == "update":
-		return v.update(w, dc, body)
+		return v.update(w, r, dc, body)
 	case method == "delete":
 		return v.delete(w, r, dc, p)
+	case method == "subentityset":
+		return v.subEntitySet(w, r, dc, p)
 	case p.Attribute != "":
 		return v.getAttribute(w, r, dc, p)
 	case p.HasKey:
 		return v.getEntity(w, r, dc, p.Key)
+	case method == "entityset":
+		return v.createEntitySet(w, r, dc)
 	default:
 		return v.list(w, r, dc)
 	}
+}
+
+// keyByAttribute finds the key of the entity whose attribute attr is value
+// (/rest/DC:attr(value)): the first one in key order, 404 when none.
+func (v *dataView) keyByAttribute(dc *datastore.DataClass, attr, value string) (string, error) {
+	if err := v.require(roles.Read, roles.DataClassResource(dc.Name)); err != nil {
+		return "", err
+	}
+	a := dc.Attribute(attr)
+	if a == nil || !v.readable(dc, a) || a.Kind != datastore.KindStorage {
+		return "", errorf(http.StatusNotFound, codeUnknownAttribute, "Unknown attribute %q", attr)
+	}
+	var param any = value
+	if a.Type == datastore.TypeLong || a.Type == datastore.TypeNumber {
+		f, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return "", errorf(http.StatusNotFound, codeUnknownDataClass, "Entity not found")
+		}
+		param = f
+	}
+	sel, err := v.srv.cfg.Data.Find(v.ctx, dc, v.query(datastore.Query{Filter: attr + " === :1", Params: []any{param}, Limit: 1}))
+	if err != nil {
+		return "", err
+	}
+	if len(sel.Entities) == 0 {
+		return "", errorf(http.StatusNotFound, codeUnknownDataClass, "Entity not found")
+	}
+	return sel.Entities[0].KeyString(), nil
 }
 
 var errUnknownDataClass = errorf(http.StatusNotFound, codeUnknownDataClass, "Unknown dataclass")
@@ -215,6 +358,9 @@ func (s *Server) queryOptions(r *http.Request) (datastore.Query, error) {
 		}
 	}
 	q.Limit = min(top, s.cfg.MaxTop)
+	if q.Limit <= 0 { // $top=0: as many as allowed, as the datastore reads 0
+		q.Limit = s.cfg.MaxTop
+	}
 	if q.Skip, err = intParam(r, "$skip", 0); err != nil {
 		return q, err
 	}

@@ -156,7 +156,7 @@ func TestDataRequests(t *testing.T) {
 		{"FilterRelationPath", "/rest/Employees?$filter=" + q(`employer.name = 'acme' AND active = true`), 200, 0, []string{`"__COUNT":1`}},
 		{"Attributes", "/rest/Employees(1)?$attributes=firstName,employer.name", 200, 0, []string{`"firstName":"Ann","employer":{"__KEY":"1","__TIMESTAMP":"2026-03-04T05:06:07.000Z","__STAMP":1,"name":"Acme"}}`}},
 		{"ExpandManyToOne", "/rest/Employees(3)?$expand=employer", 200, 0, []string{`"employer":{"__KEY":"2"`, `"city":"Lyon"`}},
-		{"ExpandOneToMany", "/rest/Companies(1)?$expand=employees", 200, 0, []string{`"employees":{"__COUNT":2,"__SENT":2,"__FIRST":0,"__ENTITIES":[`}},
+		{"ExpandOneToMany", "/rest/Companies(1)?$expand=employees", 200, 0, []string{`"employees":{"__ENTITYSET":"/rest/Employees/$entityset/`, `,"__COUNT":2,"__SENT":2,"__FIRST":0,"__ENTITIES":[`}},
 		{"AttributeValue", "/rest/Employees(2)/firstName", 200, 0, []string{`{"firstName":"Bob"}`}},
 		{"RelatedEntityPath", "/rest/Employees(2)/employer", 200, 0, []string{`"__entityModel":"Companies","__KEY":"1"`}},
 		{"RelatedSelectionPath", "/rest/Companies(1)/employees?$orderby=firstName%20desc", 200, 0, []string{`"__entityModel":"Employees","__COUNT":2`, `"firstName":"Bob"`}},
@@ -193,8 +193,8 @@ func TestUpdateStampsAndBatches(t *testing.T) {
 	wantStatus(t, c.post("/rest/Employees?$method=update", `{"__KEY":"1","__STAMP":1,"firstName":"A2"}`), 200, 0)
 	r := c.post("/rest/Employees?$method=update", `{"__KEY":"1","__STAMP":1,"firstName":"A3"}`)
 	wantStatus(t, r, 409, 1263)
-	// A batch with one bad entity saves nothing.
-	wantStatus(t, c.post("/rest/Employees?$method=update", `[{"firstName":"New1"},{"__KEY":"2","__STAMP":7,"firstName":"x"}]`), 409, 1263)
+	// An atomic batch with one bad entity saves nothing.
+	wantStatus(t, c.post("/rest/Employees?$method=update&$atomic=true", `[{"firstName":"New1"},{"__KEY":"2","__STAMP":7,"firstName":"x"}]`), 409, 1263)
 	if r := c.get("/rest/Employees?$filter=" + url.QueryEscape(`firstName = 'New1'`)); !strings.Contains(string(r.body), `"__COUNT":0`) {
 		t.Fatalf("a failed batch left an entity: %s", r.body)
 	}
@@ -206,7 +206,7 @@ func TestUpdateStampsAndBatches(t *testing.T) {
 	for name, body := range map[string]string{
 		"WrongType":        `{"salary":"lots"}`,
 		"UnknownAttribute": `{"nope":1}`,
-		"KeyWithoutStamp":  `{"__KEY":"1","firstName":"x"}`,
+		"KeyChanged":       `{"__KEY":"1","ID":7,"firstName":"x"}`,
 		"NotAnObject":      `"x"`,
 		"EmptyArray":       `[]`,
 	} {
@@ -296,7 +296,8 @@ func TestAttributesRestrictExpansion(t *testing.T) {
 	h := dataHarness(t, "")
 	c := h.client()
 	r := c.get("/rest/Companies(1)?$expand=employees&$attributes=name,employees.firstName")
-	want := `{"__entityModel":"Companies","__KEY":"1","__TIMESTAMP":"2026-03-04T05:06:07.000Z","__STAMP":1,"name":"Acme","employees":{"__COUNT":2,"__SENT":2,"__FIRST":0,"__ENTITIES":[{"__KEY":"1","__TIMESTAMP":"2026-03-04T05:06:07.000Z","__STAMP":1,"firstName":"Ann"},{"__KEY":"2","__TIMESTAMP":"2026-03-04T05:06:07.000Z","__STAMP":1,"firstName":"Bob"}]}}`
+	r.body = setURIRe.ReplaceAll(r.body, []byte(`"__ENTITYSET":"SET"`))
+	want := `{"__entityModel":"Companies","__KEY":"1","__TIMESTAMP":"2026-03-04T05:06:07.000Z","__STAMP":1,"name":"Acme","employees":{"__ENTITYSET":"SET","__COUNT":2,"__SENT":2,"__FIRST":0,"__ENTITIES":[{"__KEY":"1","__TIMESTAMP":"2026-03-04T05:06:07.000Z","__STAMP":1,"firstName":"Ann"},{"__KEY":"2","__TIMESTAMP":"2026-03-04T05:06:07.000Z","__STAMP":1,"firstName":"Bob"}]}}`
 	wantBody(t, r, want)
 	// Text is not HTML-escaped (4D does not escape & < >).
 	c.post("/rest/Companies?$method=update", `{"__KEY":"2","__STAMP":1,"name":"Bolt & <Nut>"}`)

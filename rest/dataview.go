@@ -24,6 +24,8 @@ type dataView struct {
 	srv *Server
 	st  *state
 	ctx context.Context
+	// extra are fields added to a selection's answer ($queryplan, $querypath).
+	extra object
 }
 
 func (v *dataView) allowed(a roles.Action, r roles.Resource) bool {
@@ -79,7 +81,11 @@ func (v *dataView) list(w http.ResponseWriter, r *http.Request, dc *datastore.Da
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, out)
+	plan, err := v.queryPlan(r, dc, q)
+	if err != nil {
+		return err
+	}
+	writeSelection(w, r, append(out, plan...))
 	return nil
 }
 
@@ -148,13 +154,17 @@ func (v *dataView) getAttribute(w http.ResponseWriter, r *http.Request, dc *data
 	default:
 		out = object{{a.Name, jsonValue(e.Values[a.Name])}}
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeSelection(w, r, out)
 	return nil
 }
 
-// update handles "POST /rest/{DC}?$method=update": one object or an array; objects with
-// __KEY and __STAMP update, others create. All are saved in one transaction.
-func (v *dataView) update(w http.ResponseWriter, dc *datastore.DataClass, body []byte) error {
+// update handles "POST /rest/{DC}?$method=update" as 4D does (SPEC §3.5): one object or an
+// array; objects with __KEY update (with __STAMP, only if it is still the stored one), others
+// create. With $atomic=true (or $atOnce) an array is saved all or nothing in one
+// transaction; otherwise each entity is saved on its own and one that fails comes back with
+// its own __ERROR stack inside __ENTITIES. $refresh=true answers the entities as they would
+// be saved, saving nothing. $expand and $attributes shape the answer.
+func (v *dataView) update(w http.ResponseWriter, r *http.Request, dc *datastore.DataClass, body []byte) error {
 	var items []map[string]json.RawMessage
 	single := len(bytes.TrimSpace(body)) > 0 && bytes.TrimSpace(body)[0] == '{'
 	if single {
@@ -166,23 +176,50 @@ func (v *dataView) update(w http.ResponseWriter, dc *datastore.DataClass, body [
 	} else if err := json.Unmarshal(body, &items); err != nil || len(items) == 0 {
 		return errorf(http.StatusBadRequest, codeBadBody, "Body must be an entity object or an array of them")
 	}
-	entities := make([]*datastore.Entity, 0, len(items))
-	for i, item := range items {
-		e, err := v.entityFromBody(dc, item)
-		if err != nil {
-			if ae, ok := err.(*Error); ok && len(items) > 1 {
-				ae.Message = fmt.Sprintf("entity %d: %s", i+1, ae.Message)
-			}
-			return err
-		}
-		entities = append(entities, e)
-	}
-	saved, err := v.srv.cfg.Data.SaveAll(v.ctx, entities)
+	shape, err := parseShape(r)
 	if err != nil {
 		return err
 	}
+	atomic := single || queryParam(r, "$atomic") == "true" || queryParam(r, "$atOnce") == "true"
+	refresh := queryParam(r, "$refresh") == "true"
+	var saved []*datastore.Entity
+	var failed []error // per entity, when not atomic
+	if atomic {
+		entities := make([]*datastore.Entity, 0, len(items))
+		for i, item := range items {
+			e, err := v.entityFromBody(dc, item)
+			if err != nil {
+				if ae, ok := err.(*Error); ok && len(items) > 1 {
+					ae.Message = fmt.Sprintf("entity %d: %s", i+1, ae.Message)
+				}
+				return err
+			}
+			entities = append(entities, e)
+		}
+		if refresh {
+			saved = entities
+		} else if saved, err = v.srv.cfg.Data.SaveAll(v.ctx, entities); err != nil {
+			return err
+		}
+	} else {
+		saved, failed = make([]*datastore.Entity, len(items)), make([]error, len(items))
+		for i, item := range items {
+			e, err := v.entityFromBody(dc, item)
+			if err == nil && !refresh {
+				e, err = v.srv.cfg.Data.Save(v.ctx, e)
+			}
+			if err != nil {
+				if toError(err).Status >= 500 {
+					return err // the server failed, not this entity
+				}
+				failed[i] = err
+				continue
+			}
+			saved[i] = e
+		}
+	}
 	if single {
-		out, err := v.entity(saved[0], nil, 0, true)
+		out, err := v.entity(saved[0], shape, 0, true)
 		if err != nil {
 			return err
 		}
@@ -190,8 +227,12 @@ func (v *dataView) update(w http.ResponseWriter, dc *datastore.DataClass, body [
 		return nil
 	}
 	list := make([]any, 0, len(saved))
-	for _, e := range saved {
-		o, err := v.entity(e, nil, 0, false)
+	for i, e := range saved {
+		if e == nil {
+			list = append(list, entityError(items[i], failed[i]))
+			continue
+		}
+		o, err := v.entity(e, shape, 0, false)
 		if err != nil {
 			return err
 		}
@@ -201,23 +242,32 @@ func (v *dataView) update(w http.ResponseWriter, dc *datastore.DataClass, body [
 	return nil
 }
 
-// entityFromBody builds the entity one body object asks to save, checking permissions.
+// entityError is one entity of a batch that could not be saved: its __KEY and __STAMP as
+// sent, and its 4D error stack.
+func entityError(item map[string]json.RawMessage, err error) object {
+	e := toError(err)
+	o := object{}
+	for _, name := range []string{"__KEY", "__STAMP"} {
+		if raw, ok := item[name]; ok {
+			o = append(o, field{name, raw})
+		}
+	}
+	return append(o, field{"__ERROR", []any{object{{"message", e.Message}, {"componentSignature", "dbmg"}, {"errCode", e.Code}}}})
+}
+
+// entityFromBody builds the entity one body object asks to save, checking permissions. The
+// body may repeat the primary key with its current value (4D clients send it back); a
+// different value is an error. With __KEY and no __STAMP the update is made whatever the
+// stored stamp is.
 func (v *dataView) entityFromBody(dc *datastore.DataClass, item map[string]json.RawMessage) (*datastore.Entity, error) {
 	rawKey, hasKey := item["__KEY"]
 	rawStamp, hasStamp := item["__STAMP"]
 	var e *datastore.Entity
 	action := roles.Create
 	if hasKey {
-		if !hasStamp {
-			return nil, errorf(http.StatusBadRequest, codeBadBody, "__STAMP is required to update an entity")
-		}
 		action = roles.Update
 		if err := v.require(roles.Update, roles.DataClassResource(dc.Name)); err != nil {
 			return nil, err
-		}
-		var stamp int64
-		if err := json.Unmarshal(rawStamp, &stamp); err != nil {
-			return nil, errorf(http.StatusBadRequest, codeBadBody, "__STAMP must be a whole number")
 		}
 		key, err := keyText(rawKey)
 		if err != nil {
@@ -226,7 +276,16 @@ func (v *dataView) entityFromBody(dc *datastore.DataClass, item map[string]json.
 		if e, err = v.srv.cfg.Data.Get(v.ctx, dc, key); err != nil {
 			return nil, err
 		}
-		e.Stamp = stamp
+		if err := v.checkUnlocked(dc, e.KeyString()); err != nil {
+			return nil, err
+		}
+		if hasStamp {
+			var stamp int64
+			if err := json.Unmarshal(rawStamp, &stamp); err != nil {
+				return nil, errorf(http.StatusBadRequest, codeBadBody, "__STAMP must be a whole number")
+			}
+			e.Stamp = stamp
+		} // else: e.Stamp is the stored stamp, so no stamp check
 	} else {
 		if err := v.require(roles.Create, roles.DataClassResource(dc.Name)); err != nil {
 			return nil, err
@@ -241,14 +300,21 @@ func (v *dataView) entityFromBody(dc *datastore.DataClass, item map[string]json.
 		if a == nil || !a.Exposed {
 			return nil, errorf(http.StatusNotFound, codeUnknownAttribute, "Unknown attribute %q", name)
 		}
+		if a.PrimaryKey && hasKey {
+			same, err := sameKey(e, raw)
+			if err != nil {
+				return nil, err
+			}
+			if !same {
+				return nil, errorf(http.StatusBadRequest, codeBadBody, "the key %s cannot be changed", name)
+			}
+			continue
+		}
 		if err := v.require(action, roles.AttributeResource(dc.Name, a.Name)); err != nil {
 			return nil, err
 		}
 		if a.Kind == datastore.KindRelatedEntities {
 			return nil, errorf(http.StatusBadRequest, codeBadBody, "%s is a related selection and cannot be set", name)
-		}
-		if a.PrimaryKey && hasKey {
-			return nil, errorf(http.StatusBadRequest, codeBadBody, "the key %s cannot be changed", name)
 		}
 		var val any
 		if err := json.Unmarshal(raw, &val); err != nil {
@@ -264,6 +330,15 @@ func (v *dataView) entityFromBody(dc *datastore.DataClass, item map[string]json.
 		e.Values[a.Name] = val
 	}
 	return e, nil
+}
+
+// sameKey reports whether raw (the primary key attribute in a body) is e's key.
+func sameKey(e *datastore.Entity, raw json.RawMessage) (bool, error) {
+	k, err := keyText(raw)
+	if err != nil {
+		return false, err
+	}
+	return k == e.KeyString(), nil
 }
 
 // keyText reads a __KEY given as a JSON string or number.
@@ -294,6 +369,9 @@ func (v *dataView) delete(w http.ResponseWriter, r *http.Request, dc *datastore.
 		if err != nil {
 			return err
 		}
+		if err := v.checkUnlocked(dc, e.KeyString()); err != nil {
+			return err
+		}
 		if err := data.Drop(v.ctx, e); err != nil {
 			return err
 		}
@@ -303,7 +381,14 @@ func (v *dataView) delete(w http.ResponseWriter, r *http.Request, dc *datastore.
 			return err
 		}
 		q.Limit, q.Skip = 0, 0
-		if _, err := data.DeleteWhere(v.ctx, dc, v.query(q)); err != nil {
+		keys, err := data.FindKeys(v.ctx, dc, v.query(q))
+		if err != nil {
+			return err
+		}
+		if err := v.checkUnlocked(dc, keys...); err != nil {
+			return err
+		}
+		if _, err := data.DeleteWhere(v.ctx, dc, datastore.Query{InKeys: true, Keys: keys}); err != nil {
 			return err
 		}
 	default:
@@ -317,6 +402,7 @@ func (v *dataView) delete(w http.ResponseWriter, r *http.Request, dc *datastore.
 // attribute; a child shape for a relation means "expand it, with that shape".
 type shape struct {
 	attrs  map[string]*shape // nil = all
+	all    bool              // "*" listed: every attribute, whatever else attrs lists
 	expand map[string]*shape
 }
 
@@ -339,6 +425,10 @@ func parseShape(r *http.Request) (*shape, error) {
 			}
 			cur := sh
 			for i, part := range parts {
+				if part == "*" && param == "$attributes" && i == len(parts)-1 {
+					cur.all = true // $attributes=* or rel.*: every readable attribute
+					break
+				}
 				m := into(cur)
 				if *m == nil {
 					*m = map[string]*shape{}
@@ -372,7 +462,7 @@ func (sh *shape) wants(name string) (bool, *shape) {
 		return true, nil
 	}
 	sub, listed := sh.attrs[name]
-	if sh.attrs != nil && !listed {
+	if sh.attrs != nil && !listed && !sh.all {
 		return false, nil
 	}
 	if sub != nil {
@@ -447,6 +537,16 @@ func (v *dataView) entity(e *datastore.Entity, sh *shape, depth int, top bool) (
 					{"uri", "/rest/" + dc.Name + "(" + url.PathEscape(key) + ")/" + a.Name + "?$expand=" + a.Name}}}}})
 				continue
 			}
+			if top && depth == 0 && v.st.sess() != nil {
+				// One entity's related selection: kept as an entity set, so that a client
+				// can page it (a list's would make a set per entity).
+				so, err := v.relatedSet(e, a, sub)
+				if err != nil {
+					return nil, err
+				}
+				o = append(o, field{a.Name, so})
+				continue
+			}
 			sel, err := v.srv.cfg.Data.RelatedEntities(v.ctx, e, a.Name, datastore.Query{Limit: v.srv.cfg.MaxTop})
 			if err != nil {
 				return nil, err
@@ -469,6 +569,9 @@ func (v *dataView) entity(e *datastore.Entity, sh *shape, depth int, top bool) (
 // function result.
 func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, st *state, result any) error {
 	v := &dataView{srv: s, st: st, ctx: r.Context()}
+	if sel, ok := result.(scriptSelection); ok && st.sess() != nil {
+		return v.selectionAsSet(w, r, sel)
+	}
 	switch result.(type) {
 	case *datastore.Entity, *datastore.Selection, scriptEntity, scriptSelection:
 		out, err := v.resultValue(result, 0, true)
@@ -540,6 +643,7 @@ type scriptEntity interface {
 
 type scriptSelection interface {
 	DatastoreSelection(ctx context.Context, limit int) (*datastore.Selection, error)
+	DatastoreKeys(ctx context.Context) ([]string, error)
 }
 
 // keyString writes a key value as in URLs and __KEY.

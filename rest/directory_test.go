@@ -396,7 +396,10 @@ func TestBadInputNeverLeaks(t *testing.T) {
 // licences held never exceed the cap, and all come back.
 func TestLicencesUnderLoad(t *testing.T) {
 	const cap = 4
-	h := authHarness(t, cap)
+	// authHarness's 200 ms script timeout is for the endless-loop user; here, on a loaded
+	// machine under -race, a login may take longer than that: no race with the timeout.
+	h := newHarness(t, harnessOptions{licences: cap, scripts: map[string]string{"onRESTAuthentication.js": authScript},
+		scriptTimeout: time.Minute})
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	stop := make(chan struct{})

@@ -46,6 +46,7 @@ const (
 	codeDatabaseBusy      = 1911
 	codeStoreUnavailable  = 1912
 	codeCrossOrigin       = 1913
+	codeLocked            = 1914
 )
 
 // Error is an error with its HTTP answer: status, 4D errCode and a message that is safe
@@ -140,6 +141,8 @@ func toError(err error) *Error {
 		e := out(http.StatusServiceUnavailable, codeStoreUnavailable, "The session store is unavailable: try again")
 		e.RetryAfter = time.Second
 		return e
+	case errors.Is(err, sessions.ErrLocked):
+		return out(http.StatusConflict, codeLocked, "The entity is locked by another session")
 	case errors.Is(err, sessions.ErrLicenceExhausted):
 		return out(errNoLicence.Status, errNoLicence.Code, errNoLicence.Message)
 	case errors.As(err, &te):

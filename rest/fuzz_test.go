@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"gatehouse/datastore"
+	"gatehouse/sessions"
 )
 
 // Fuzz targets for the REST surface (seed corpora in testdata/fuzz/<name>). Each input
@@ -229,7 +230,10 @@ func FuzzLogin(f *testing.F) {
 // function only without one) and parses back to itself once written out again.
 func FuzzParseDataPath(f *testing.F) {
 	for _, p := range []string{"Employees", "Employees(1)", "Employees(1)/employer", "Employees/raise",
-		`Tags("a/b")`, "Tags('x')/label", "Employees(1)/$entityset", "E(1", "E)(", "()", "E(1)x", "E/a/b", "E(a/b)/c", ""} {
+		`Tags("a/b")`, "Tags('x')/label", "Employees(1)/$entityset", "E(1", "E)(", "()", "E(1)x", "E/a/b", "E(a/b)/c", "",
+		"Employees/$entityset/0123456789ABCDEF0123456789ABCDEF", "Employees/$entityset/0123456789ABCDEF0123456789ABCDEF/",
+		"E/$entityset/x", "E(1)/$entityset/0123456789ABCDEF0123456789ABCDEF",
+		"E[1]", "E[1]/a", "E:a(x)", "E:a(x)/b", "E/a,b", "E(1)/a,b", "E/", "E(1)/", "E:(1)", "E[1)"} {
 		f.Add(p)
 	}
 	f.Fuzz(func(t *testing.T, p string) {
@@ -238,6 +242,15 @@ func FuzzParseDataPath(f *testing.F) {
 			var e *Error
 			if !errors.As(err, &e) || e.Status != http.StatusBadRequest || (e.Code != codeMalformedURL && e.Code != codeUnknownKeyword) {
 				t.Fatalf("parseDataPath(%q): error %v is not a 400 / 1806 or 1811", p, err)
+			}
+			return
+		}
+		if d.EntitySet != "" {
+			if !sessions.ValidID(d.EntitySet) || d.HasKey || d.Attribute != "" || d.Function != "" {
+				t.Fatalf("parseDataPath(%q): entity set %+v", p, d)
+			}
+			if d2, err := parseDataPath(d.DataClass + "/$entityset/" + d.EntitySet); err != nil || d2 != d {
+				t.Fatalf("parseDataPath(%q) = %+v, written out parses to %+v, %v", p, d, d2, err)
 			}
 			return
 		}
@@ -250,18 +263,23 @@ func FuzzParseDataPath(f *testing.F) {
 			t.Fatalf("parseDataPath(%q): %+v mixes a key with a function, or an attribute without a key", p, d)
 		case strings.ContainsAny(d.Attribute+d.Function, "/") || strings.HasPrefix(d.Attribute+d.Function, "$"):
 			t.Fatalf("parseDataPath(%q): attribute %q function %q", p, d.Attribute, d.Function)
-		case len(d.DataClass)+len(d.Key)+len(d.Attribute)+len(d.Function) > len(p):
+		case d.KeyAttribute != "" && !d.HasKey:
+			t.Fatalf("parseDataPath(%q): key attribute %q without a key", p, d.KeyAttribute)
+		case len(d.DataClass)+len(d.Key)+len(d.KeyAttribute)+len(d.Attribute)+len(d.Function)+len(d.Attributes) > len(p):
 			t.Fatalf("parseDataPath(%q): parts %+v longer than the path", p, d)
 		}
 		// Written out again (keys quoted, as clients do for text keys), it parses the same.
 		again := d.DataClass
+		if d.KeyAttribute != "" {
+			again += ":" + d.KeyAttribute
+		}
 		if d.HasKey {
 			again += `("` + d.Key + `")`
 		}
-		if tail := d.Attribute + d.Function; tail != "" {
+		if tail := d.Attribute + d.Function + d.Attributes; tail != "" {
 			again += "/" + tail
 		}
-		if strings.ContainsAny(d.Key, `)"`) || len(again) > 1024 {
+		if strings.ContainsAny(d.Key, `)"`) || strings.HasSuffix(d.Key, "/") && d.Attribute+d.Function+d.Attributes == "" || len(again) > 1024 {
 			return // a key with ")" or quotes has no unambiguous written form
 		}
 		d2, err := parseDataPath(again)

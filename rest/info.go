@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -74,13 +75,20 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request, st *state) e
 		}
 		return map[string]any{"lastError": err.Error()}
 	}
+	sets, err := m.EntitySets(ctx, cur.ID)
+	if err != nil && !errors.Is(err, sessions.ErrNotFound) {
+		return err
+	}
 	info := map[string]any{
-		"version":     s.cfg.Version,
-		"sessionInfo": list,
-		"sessions":    stats,
-		"licences":    map[string]int{"max": m.Licences(), "used": stats.Licensed},
-		"forceLogin":  g.ForceLogin(),
-		"generation":  map[string]any{"seq": g.Seq, "loaded": g.Loaded.UTC().Format(time.RFC3339)},
+		"version": s.cfg.Version,
+		// the caller's entity sets (SPEC §3.7): another session's are not its business
+		"entitySetCount": len(sets),
+		"entitySet":      describeSets(sets),
+		"sessionInfo":    list,
+		"sessions":       stats,
+		"licences":       map[string]int{"max": m.Licences(), "used": stats.Licensed},
+		"forceLogin":     g.ForceLogin(),
+		"generation":     map[string]any{"seq": g.Seq, "loaded": g.Loaded.UTC().Format(time.RFC3339)},
 	}
 	// roles.json, model.json and the scripts are one generation: a rejected reload names
 	// every file that failed, and each part reports it (scripts.lastError is 4D's place).

@@ -24,6 +24,9 @@ type Config struct {
 	// SweepEvery is how often the background sweeper runs; default 5s.
 	SweepEvery time.Duration
 	Logger     *slog.Logger
+	// MaxEntitySets bounds the entity sets one session holds (the least recently used
+	// goes first); default 100.
+	MaxEntitySets int
 }
 
 // Manager applies gatehouse's session policy on top of a Store.
@@ -36,6 +39,7 @@ type Manager struct {
 	licences int
 	every    time.Duration
 	log      *slog.Logger
+	maxSets  int
 
 	stop   chan struct{}
 	done   sync.WaitGroup
@@ -47,6 +51,10 @@ func NewManager(cfg Config) *Manager {
 	m := &Manager{
 		store: cfg.Store, now: cfg.Now, idle: cfg.IdleTimeout, minIdle: cfg.MinIdle,
 		maxIdle: cfg.MaxIdle, licences: cfg.Licences, every: cfg.SweepEvery, log: cfg.Logger,
+		maxSets: cfg.MaxEntitySets,
+	}
+	if m.maxSets <= 0 {
+		m.maxSets = 100
 	}
 	if m.now == nil {
 		m.now = time.Now
@@ -251,6 +259,53 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	return nil
+}
+
+// PutEntitySet stores a new entity set for session sid, under a new ID it sets in set.ID,
+// dropping the session's least recently used set past the bound.
+func (m *Manager) PutEntitySet(ctx context.Context, sid string, set *EntitySet, keys []string) error {
+	for {
+		id, err := NewID()
+		if err != nil {
+			return fmt.Errorf("sessions: new id: %w", err)
+		}
+		set.ID = id
+		err = m.store.PutEntitySet(ctx, sid, set, keys, m.maxSets, m.now())
+		if !errors.Is(err, ErrExists) { // (a repeated random ID: draw again)
+			return err
+		}
+	}
+}
+
+// EntitySet returns entity set id of session sid with n of its keys from index from
+// (n < 0: all), and restarts its lifetime.
+func (m *Manager) EntitySet(ctx context.Context, sid, id string, from, n int) (*EntitySet, []string, error) {
+	return m.store.EntitySet(ctx, sid, id, from, n, m.now())
+}
+
+// ReleaseEntitySet drops entity set id of session sid.
+func (m *Manager) ReleaseEntitySet(ctx context.Context, sid, id string) error {
+	return m.store.DeleteEntitySet(ctx, sid, id)
+}
+
+// EntitySets lists the live entity sets of session sid.
+func (m *Manager) EntitySets(ctx context.Context, sid string) ([]EntitySet, error) {
+	return m.store.ListEntitySets(ctx, sid, m.now())
+}
+
+// LockEntity gives session sid the lock of resource (ErrLocked: another session holds it).
+func (m *Manager) LockEntity(ctx context.Context, sid, resource string) error {
+	return m.store.LockEntity(ctx, sid, resource, m.now())
+}
+
+// UnlockEntity releases the lock of resource held by session sid (ErrNotFound: it holds none).
+func (m *Manager) UnlockEntity(ctx context.Context, sid, resource string) error {
+	return m.store.UnlockEntity(ctx, sid, resource)
+}
+
+// LockedByOther reports whether a session other than sid holds the lock of resource.
+func (m *Manager) LockedByOther(ctx context.Context, sid, resource string) (bool, error) {
+	return m.store.LockedByOther(ctx, sid, resource, m.now())
 }
 
 // Sweep removes what has expired now.

@@ -35,6 +35,11 @@ type MemoryStore struct {
 
 	tokensMu sync.Mutex
 	tokens   map[string]token
+
+	// locksMu is taken after a shard lock, never before one.
+	locksMu  sync.Mutex
+	locks    map[string]string          // resource -> holder's session ID
+	heldLock map[string]map[string]bool // session ID -> resources it holds
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -43,6 +48,7 @@ type shard struct {
 	mu      sync.Mutex
 	entries map[string]*entry
 	expiry  expiryHeap
+	sets    map[string][]*memSet // entity sets by session ID (see memory_entitysets.go)
 }
 
 // entry is one stored session. Its heap fields are 32-bit so that an entry fits the
@@ -202,6 +208,8 @@ func (m *MemoryStore) lookup(sh *shard, id string, now time.Time) *entry {
 // remove deletes e from its shard, the guest list and the licence count. sh.mu must be held.
 func (m *MemoryStore) remove(sh *shard, e *entry) {
 	delete(sh.entries, e.s.ID)
+	delete(sh.sets, e.s.ID)
+	m.dropLocks(e.s.ID)
 	if e.heapIdx >= 0 {
 		heap.Remove(&sh.expiry, int(e.heapIdx))
 	}
@@ -385,6 +393,14 @@ func (m *MemoryStore) Rotate(_ context.Context, oldID, newID string, now time.Ti
 	heap.Remove(&a.expiry, int(e.heapIdx))
 	e.s.ID = newID
 	b.entries[newID] = e
+	m.moveLocks(oldID, newID)
+	if sets, ok := a.sets[oldID]; ok {
+		delete(a.sets, oldID)
+		if b.sets == nil {
+			b.sets = make(map[string][]*memSet)
+		}
+		b.sets[newID] = sets
+	}
 	b.place(e)
 	if e.guest != nil {
 		m.guestMu.Lock()

@@ -40,8 +40,8 @@ var (
 //     reach a networked store wraps ErrUnavailable, and the operation may or may not have
 //     happened.
 //
-// Entity sets (SPEC §3.7) will be a fifth concern with its own interface here; they are
-// built by another change.
+// Entity sets (SPEC §3.7) are the fifth concern: EntitySets, in entityset.go; entity locks
+// the sixth: Locks, in locks.go.
 
 // Sessions keeps session records. A session is stored with or without a licence, and the
 // store bounds the guests it holds (Guest true): past its bound the least recently used
@@ -140,12 +140,15 @@ type Tokens interface {
 	TakeToken(ctx context.Context, token string, now time.Time) (string, error)
 }
 
-// Store is everything a Manager keeps: sessions, licences, counters and tokens.
+// Store is everything a Manager keeps: sessions, licences, counters, tokens, entity sets and
+// entity locks.
 type Store interface {
 	Sessions
 	Licences
 	Counters
 	Tokens
+	EntitySets
+	Locks
 
 	// Close releases what this instance holds (connections, caches, goroutines). It never
 	// deletes state that other instances share: with a networked store, the sessions and

@@ -245,7 +245,8 @@ func TestScriptFaults(t *testing.T) {
 
 // TestScriptWritesAreWholeOrNothing checks that a script's save is atomic, that a script
 // failing after a save keeps that save (scripts have no call-wide transaction, as in 4D),
-// and that a REST update of several entities is applied completely or not at all.
+// and that a REST update of several entities with $atomic=true is applied completely or
+// not at all.
 func TestScriptWritesAreWholeOrNothing(t *testing.T) {
 	s := startServer(t, faultDemo(t), "--script-timeout", "2s")
 	admin := s.admin()
@@ -267,7 +268,7 @@ func TestScriptWritesAreWholeOrNothing(t *testing.T) {
 	if name, city, _ := customer(1); name != "Renamed" || city != "Renamed" {
 		t.Fatalf("the save before the throw: got %q %q, want both Renamed", name, city)
 	}
-	// Two entities in one update, the second one refused: neither is written, whether
+	// Two entities in one atomic update, the second one refused: neither is written, whether
 	// the refusal comes before the transaction (a bad value) or inside it, after the
 	// first entity was written (a stale stamp).
 	_, _, stamp1 := customer(1)
@@ -280,7 +281,7 @@ func TestScriptWritesAreWholeOrNothing(t *testing.T) {
 		{"StaleStamp", fmt.Sprintf(`{"__KEY":"2","__STAMP":%d,"name":"Two"}`, stamp2+5), 409},
 	} {
 		body := fmt.Sprintf(`[{"__KEY":"1","__STAMP":%d,"name":"One","city":"One"},%s]`, stamp1, tt.second)
-		if code, answer := admin.do("POST", "/rest/Customers?$method=update", nil, body); code != tt.status {
+		if code, answer := admin.do("POST", "/rest/Customers?$method=update&$atomic=true", nil, body); code != tt.status {
 			t.Fatalf("%s: update: %d %s, want %d", tt.name, code, answer, tt.status)
 		}
 		if name, city, stamp := customer(1); name != "Renamed" || city != "Renamed" || stamp != stamp1 {

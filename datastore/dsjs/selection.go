@@ -105,6 +105,19 @@ func (s *selection) DatastoreSelection(ctx context.Context, limit int) (*datasto
 	return &datastore.Selection{DataClass: sel.DataClass, Entities: sel.Entities, Count: s.size(sel.Count)}, nil
 }
 
+// DatastoreKeys returns the keys of the whole selection, in its order, for the REST layer,
+// which keeps a selection a function returned as an entity set (SPEC §3.7).
+func (s *selection) DatastoreKeys(ctx context.Context) ([]string, error) {
+	if s.empty {
+		return []string{}, nil
+	}
+	q := datastore.Query{Filter: s.filter, Params: s.params, OrderBy: s.orderBy, Skip: s.skip, Limit: s.limit}
+	if s.owner != nil {
+		return s.c.db.RelatedKeys(ctx, s.owner, s.attr, q)
+	}
+	return s.c.db.FindKeys(ctx, s.dc, q)
+}
+
 // ErrNestedSelection is returned by a selection's MarshalJSON: reading it needs the request's
 // context, which JSON encoding does not have.
 var ErrNestedSelection = errors.New("dsjs: a selection inside a result cannot be written as JSON: return it alone, or its toJSON() or toArray()")

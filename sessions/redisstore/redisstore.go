@@ -229,6 +229,8 @@ func (s *Store) status(ctx context.Context, op string, sc *rueidis.Lua, keys []s
 		return nil, sessions.ErrLicenceExhausted
 	case "CHANGED":
 		return nil, errChanged
+	case "LOCKED":
+		return nil, sessions.ErrLocked
 	}
 	return nil, s.fail(op, fmt.Errorf("status %q", st))
 }

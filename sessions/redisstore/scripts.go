@@ -19,6 +19,12 @@ import "github.com/redis/rueidis"
 //	P c:<key>   hash: a counter's n and r (window end, µs)
 //	P t:<tok>   hash: a token's sid and e (expiry, µs)
 //	P licences  the cluster's licence cap; P secret:<name> shared secrets
+//	P es:<sid>  hash: the session's entity sets: <set> (the set as JSON, opaque here),
+//	            <set>:e (deadline, µs), <set>:t (timeout, µs), <set>:c (created, µs),
+//	            <set>:u (last use, from P seq)
+//	P ek:<sid>:<set>  list: the set's keys, in order (a page is one LRANGE)
+//	P lk:<resource>   an entity lock: its holder's session ID
+//	P ls:<sid>        set: the resources the session holds locks on
 //
 // Numbers are microseconds held in Lua doubles (exact below 2^53, i.e. until the year
 // 2255) and always written with %.0f: Lua's own number-to-string keeps 14 digits.
@@ -42,7 +48,23 @@ local function fetch(id)
 end
 -- remove deletes a session and releases its licence: the one place either happens, inside
 -- a script, so that a licence is released exactly once.
+local function dropSets(id)
+  local k = P .. 'es:' .. id
+  for _, n in ipairs(redis.call('HKEYS', k)) do
+    if not string.find(n, ':', 1, true) then redis.call('DEL', P .. 'ek:' .. id .. ':' .. n) end
+  end
+  redis.call('DEL', k)
+end
+local function dropLocks(id)
+  local k = P .. 'ls:' .. id
+  for _, r in ipairs(redis.call('SMEMBERS', k)) do
+    if redis.call('GET', P .. 'lk:' .. r) == id then redis.call('DEL', P .. 'lk:' .. r) end
+  end
+  redis.call('DEL', k)
+end
 local function remove(id)
+  dropSets(id)
+  dropLocks(id)
   redis.call('DEL', skey(id))
   redis.call('ZREM', P .. 'exp', id)
   redis.call('ZREM', P .. 'lic', id)
@@ -164,6 +186,22 @@ local t = live(old, now)
 if not t then return {'NOTFOUND'} end
 if redis.call('EXISTS', skey(new)) == 1 then return {'EXISTS'} end
 redis.call('RENAME', skey(old), skey(new))
+local es = P .. 'es:' .. old
+if redis.call('EXISTS', es) == 1 then
+  for _, n in ipairs(redis.call('HKEYS', es)) do
+    if not string.find(n, ':', 1, true) and redis.call('EXISTS', P .. 'ek:' .. old .. ':' .. n) == 1 then
+      redis.call('RENAME', P .. 'ek:' .. old .. ':' .. n, P .. 'ek:' .. new .. ':' .. n)
+    end
+  end
+  redis.call('RENAME', es, P .. 'es:' .. new)
+end
+local ls = P .. 'ls:' .. old
+if redis.call('EXISTS', ls) == 1 then
+  for _, r in ipairs(redis.call('SMEMBERS', ls)) do
+    if redis.call('GET', P .. 'lk:' .. r) == old then redis.call('SET', P .. 'lk:' .. r, new) end
+  end
+  redis.call('RENAME', ls, P .. 'ls:' .. new)
+end
 for _, z in ipairs({'exp', 'lic', 'guests', 'lguests'}) do
   local q = redis.call('ZSCORE', P .. z, old)
   if q then
@@ -246,4 +284,136 @@ local h = redis.call('HMGET', k, 'sid', 'e')
 redis.call('DEL', k)
 if not h[1] or tonumber(h[2]) <= now then return {'NOTFOUND'} end
 return {'OK', h[1]}
+`)
+
+// setsPrelude adds the entity-set helpers.
+const setsPrelude = `
+local function setNames(sid)
+  local out = {}
+  for _, n in ipairs(redis.call('HKEYS', P .. 'es:' .. sid)) do
+    if not string.find(n, ':', 1, true) then table.insert(out, n) end
+  end
+  return out
+end
+local function dropSet(sid, n)
+  redis.call('HDEL', P .. 'es:' .. sid, n, n .. ':e', n .. ':t', n .. ':c', n .. ':u')
+  redis.call('DEL', P .. 'ek:' .. sid .. ':' .. n)
+end
+-- liveSets drops the session's expired sets and returns the others' names.
+local function liveSets(sid, now)
+  local out = {}
+  for _, n in ipairs(setNames(sid)) do
+    local e = tonumber(redis.call('HGET', P .. 'es:' .. sid, n .. ':e'))
+    if not e or e <= now then dropSet(sid, n) else table.insert(out, n) end
+  end
+  return out
+end
+`
+
+func setScript(body string) *rueidis.Lua { return rueidis.NewLuaScript(prelude + setsPrelude + body) }
+
+// ARGV[3..]: sid, set, set JSON, timeout (µs), max, then the keys.
+var putSetScript = setScript(`
+local now = clock()
+local sid, n = ARGV[3], ARGV[4]
+if not live(sid, now) then return {'NOTFOUND'} end
+local h = P .. 'es:' .. sid
+if redis.call('HEXISTS', h, n) == 1 then return {'EXISTS'} end
+local names = liveSets(sid, now)
+local max = tonumber(ARGV[7])
+if max > 0 then
+  while #names >= max do
+    local lru, lruAt = nil, nil
+    for i, m in ipairs(names) do
+      local u = tonumber(redis.call('HGET', h, m .. ':u')) or 0
+      if not lruAt or u < lruAt then lru, lruAt = i, u end
+    end
+    dropSet(sid, names[lru])
+    table.remove(names, lru)
+  end
+end
+local t = tonumber(ARGV[6])
+redis.call('HSET', h, n, ARGV[5], n .. ':e', f(now + t), n .. ':t', ARGV[6], n .. ':c', f(now), n .. ':u', redis.call('INCR', P .. 'seq'))
+local k = P .. 'ek:' .. sid .. ':' .. n
+local i = 8
+while i <= #ARGV do
+  local j = math.min(i + 999, #ARGV)
+  redis.call('RPUSH', k, unpack(ARGV, i, j))
+  i = j + 1
+end
+return {'OK', f(now), f(now + t)}
+`)
+
+// ARGV[3..]: sid, set, first index, last index (-1: the end).
+var getSetScript = setScript(`
+local now = clock()
+local sid, n = ARGV[3], ARGV[4]
+if not live(sid, now) then return {'NOTFOUND'} end
+local h = P .. 'es:' .. sid
+local v = redis.call('HMGET', h, n, n .. ':e', n .. ':t', n .. ':c')
+if not v[1] then return {'NOTFOUND'} end
+if tonumber(v[2]) <= now then dropSet(sid, n); return {'NOTFOUND'} end
+local e = f(now + tonumber(v[3]))
+redis.call('HSET', h, n .. ':e', e, n .. ':u', redis.call('INCR', P .. 'seq'))
+local out = {'OK', v[1], v[4], e}
+local first, last = tonumber(ARGV[5]), tonumber(ARGV[6])
+if last == -1 or last >= first then
+  for _, key in ipairs(redis.call('LRANGE', P .. 'ek:' .. sid .. ':' .. n, first, last)) do table.insert(out, key) end
+end
+return out
+`)
+
+// ARGV[3..]: sid, set.
+var deleteSetScript = setScript(`
+local sid, n = ARGV[3], ARGV[4]
+if redis.call('HEXISTS', P .. 'es:' .. sid, n) == 0 then return {'NOTFOUND'} end
+dropSet(sid, n)
+return {'OK'}
+`)
+
+// ARGV[3]: sid. The reply lists each live set's JSON, created and deadline.
+var listSetsScript = setScript(`
+local now = clock()
+local sid = ARGV[3]
+if not live(sid, now) then return {'NOTFOUND'} end
+local h = P .. 'es:' .. sid
+local out = {'OK'}
+for _, n in ipairs(liveSets(sid, now)) do
+  local v = redis.call('HMGET', h, n, n .. ':c', n .. ':e')
+  table.insert(out, v[1]); table.insert(out, v[2]); table.insert(out, v[3])
+end
+return out
+`)
+
+// ARGV[3..]: sid, resource. A holder that is gone (deleted, or expired by the server's
+// clock) holds nothing: its lock is taken over.
+var lockScript = script(`
+local now = clock()
+local sid, r = ARGV[3], ARGV[4]
+if not live(sid, now) then return {'NOTFOUND'} end
+local k = P .. 'lk:' .. r
+local holder = redis.call('GET', k)
+if holder and holder ~= sid and live(holder, now) then return {'LOCKED'} end
+redis.call('SET', k, sid)
+redis.call('SADD', P .. 'ls:' .. sid, r)
+return {'OK'}
+`)
+
+// ARGV[3..]: sid, resource.
+var unlockScript = script(`
+local sid, r = ARGV[3], ARGV[4]
+local k = P .. 'lk:' .. r
+if redis.call('GET', k) ~= sid then return {'NOTFOUND'} end
+redis.call('DEL', k)
+redis.call('SREM', P .. 'ls:' .. sid, r)
+return {'OK'}
+`)
+
+// ARGV[3..]: sid, resource.
+var lockedScript = script(`
+local now = clock()
+local sid, r = ARGV[3], ARGV[4]
+local holder = redis.call('GET', P .. 'lk:' .. r)
+if holder and holder ~= sid and live(holder, now) then return {'OK', '1'} end
+return {'OK', '0'}
 `)

@@ -41,6 +41,9 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("ConcurrentHitsGetDistinctCounts", func(t *testing.T) { testConcurrentHits(t, newStore) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newStore) })
 	t.Run("UpdateRetriesOnConflict", func(t *testing.T) { testUpdateConflicts(t, newStore) })
+	t.Run("EntitySets", func(t *testing.T) { testEntitySets(t, newStore) })
+	t.Run("EntitySetsDoNotLeak", func(t *testing.T) { testEntitySetsDoNotLeak(t, newStore) })
+	t.Run("Locks", func(t *testing.T) { testLocks(t, newStore) })
 }
 
 // Clock is the suite's settable clock.
