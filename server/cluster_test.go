@@ -28,11 +28,26 @@ func clusterApp(t testing.TB) string {
 	if err := os.MkdirAll(filepath.Join(dir, "scripts"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "scripts", "onRESTAuthentication.js"), []byte(clusterAuth), 0o644); err != nil {
-		t.Fatal(err)
+	for name, text := range map[string]string{
+		"scripts/onRESTAuthentication.js": clusterAuth,
+		// The same seeded entities in every instance's own SQLite file, so that an entity
+		// set's keys name the same entities everywhere.
+		"model.json": clusterModel,
+		"seed.json":  clusterSeed,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(name)), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dir
 }
+
+const (
+	clusterModel = `{"dataClasses":[{"name":"Things","attributes":[
+		{"name":"ID","type":"long","primaryKey":true},{"name":"name","type":"string"}]}]}`
+	clusterSeed = `{"Things":[{"ID":1,"name":"one"},{"ID":2,"name":"two"},{"ID":3,"name":"three"},
+		{"ID":4,"name":"four"},{"ID":5,"name":"five"}]}`
+)
 
 // node is one gatehouse instance of a test cluster, serving on a real loopback port.
 type node struct {
@@ -124,6 +139,37 @@ func TestCluster(t *testing.T) {
 			if got := currentUser(t, browser(t, n, ca), nil); got != "alice" {
 				t.Fatalf("currentUser on %s: got %q, want alice", n.name, got)
 			}
+		}
+	})
+
+	t.Run("EntitySetMadeOnAIsPagedOnBAndReleasedOnC", func(t *testing.T) {
+		ca := browser(t, a, nil)
+		if r := login(ca, "erin", "secret"); r.Status != 200 {
+			t.Fatalf("login on A: %d %s", r.Status, r.Body)
+		}
+		r := ca.Do("GET", "/rest/Things?$method=entityset&$orderby=ID&$top=2", nil, "")
+		set, _ := r.JSON(t)["__ENTITYSET"].(string)
+		if r.Status != 200 || !strings.HasPrefix(set, "/rest/Things/$entityset/") {
+			t.Fatalf("entity set on A: %d %s", r.Status, r.Body)
+		}
+		page := browser(t, b, ca).Do("GET", set+"?$skip=2&$top=2", nil, "")
+		if page.Status != 200 || !strings.Contains(string(page.Body), `"name":"three"`) ||
+			!strings.Contains(string(page.Body), `"name":"four"`) || strings.Contains(string(page.Body), `"name":"one"`) {
+			t.Fatalf("page 2 on B: %d %s", page.Status, page.Body)
+		}
+		// Another session, on any instance, never sees it.
+		stranger := browser(t, b, nil)
+		if r := login(stranger, "mallory", "secret"); r.Status != 200 {
+			t.Fatal(r.Status)
+		}
+		if r := stranger.Do("GET", set, nil, ""); r.Status != 404 {
+			t.Fatalf("another session read the set: %d %s", r.Status, r.Body)
+		}
+		if r := browser(t, c, ca).Do("GET", set+"?$method=release", nil, ""); r.Status != 200 {
+			t.Fatalf("release on C: %d %s", r.Status, r.Body)
+		}
+		if r := browser(t, a, ca).Do("GET", set, nil, ""); r.Status != 404 {
+			t.Fatalf("released set still served on A: %d %s", r.Status, r.Body)
 		}
 	})
 
