@@ -39,6 +39,12 @@ type runtime struct {
 	stringify goja.Callable // JSON.stringify
 	toString  goja.Callable // String
 	errorCtor map[string]*goja.Object
+
+	// Shared modules (shared.go) of the script set sharedSet, evaluated and
+	// frozen on this runtime, by file.
+	sharedSet *Scripts
+	shared    map[string]*goja.Object
+	freeze    goja.Callable
 }
 
 // call is the state of one call on a runtime. Host bindings read it instead
