@@ -127,7 +127,7 @@
 //
 // A call may run for Options.Timeout (the server's --script-timeout, 5s by
 // default); then it is interrupted and the client gets 503. At most
-// Options.MaxConcurrent calls (eight per CPU) run at once; a call that finds
+// Options.MaxConcurrent calls (four per CPU) run at once; a call that finds
 // them all busy waits up to the same timeout, then gets 503 too. The call stack
 // is limited to Options.MaxCallStack frames (1000 by default); deeper
 // recursion is an error. Slow helpers (bcrypt) also stop waiting when the

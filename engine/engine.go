@@ -31,13 +31,16 @@ type Options struct {
 	// MaxCallStack limits the JavaScript call depth (DefaultMaxCallStack
 	// when zero).
 	MaxCallStack int
-	// PoolSize is how many idle runtimes are kept for reuse (default: twice
-	// the number of CPUs). More may run at once; the extra ones are dropped.
+	// PoolSize is how many idle runtimes are kept for reuse (default:
+	// MaxConcurrent, so that a steady load never builds one). More may run at
+	// once; the extra ones are dropped.
 	PoolSize int
-	// MaxConcurrent bounds the calls running at once (default: eight per CPU).
-	// A runtime costs about half a megabyte and a few milliseconds to build, so
-	// a burst of requests must not build one each; a call waits for a slot at
-	// most Timeout (then ErrTimeout) and no longer than its context.
+	// MaxConcurrent bounds the calls running at once (default: four per CPU:
+	// a few more than the cores, for calls waiting on the database). A runtime
+	// costs about half a megabyte and a millisecond to build, and more calls
+	// at once than the cores can run only make each slower, so callers beyond
+	// the bound queue for a slot: a call waits at most Timeout (then
+	// ErrTimeout) and no longer than its context.
 	MaxConcurrent int
 	// Logger receives console output (discarded when nil).
 	Logger *slog.Logger
@@ -109,11 +112,11 @@ func newEngine(opts Options) (*Engine, error) {
 	if opts.MaxCallStack <= 0 {
 		opts.MaxCallStack = DefaultMaxCallStack
 	}
-	if opts.PoolSize <= 0 {
-		opts.PoolSize = 2 * goruntime.GOMAXPROCS(0)
-	}
 	if opts.MaxConcurrent <= 0 {
-		opts.MaxConcurrent = 8 * goruntime.GOMAXPROCS(0)
+		opts.MaxConcurrent = 4 * goruntime.GOMAXPROCS(0)
+	}
+	if opts.PoolSize <= 0 {
+		opts.PoolSize = opts.MaxConcurrent
 	}
 	log := opts.Logger
 	if log == nil {
@@ -220,7 +223,7 @@ func (e *Engine) run(ctx context.Context, s Session, sc *Scripts, t *task) (any,
 	defer cancel()
 	deadline, _ := callCtx.Deadline()
 	rt.cur = &call{ctx: callCtx, deadline: deadline, parent: ctx, scripts: sc, session: s, loading: t.loading,
-		file: t.file, modules: map[string]*goja.Object{}}
+		file: t.file}
 	rt.cur.mem = e.mem.enter(rt)
 
 	interrupted := make(chan struct{})
