@@ -219,28 +219,37 @@ func (e *Engine) run(ctx context.Context, s Session, sc *Scripts, t *task) (any,
 	if err != nil {
 		return nil, err
 	}
-	callCtx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
-	defer cancel()
-	deadline, _ := callCtx.Deadline()
-	rt.cur = &call{ctx: callCtx, deadline: deadline, parent: ctx, scripts: sc, session: s, loading: t.loading,
-		file: t.file}
-	rt.cur.mem = e.mem.enter(rt)
+	deadline := time.Now().Add(e.opts.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	c := &rt.state
+	*c = call{deadline: deadline, parent: ctx, scripts: sc, session: s, loading: t.loading, file: t.file}
+	rt.cur = c
+	c.mem = e.mem.enter(rt)
 
-	interrupted := make(chan struct{})
-	stop := context.AfterFunc(callCtx, func() {
-		rt.vm.Interrupt(interruption{})
-		close(interrupted)
-	})
+	// The runtime is interrupted at the deadline by its own timer, reused from
+	// call to call, and when ctx ends (a cancelled request).
+	rt.arm(time.Until(deadline))
+	stop := func() bool { return true }
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, rt.interruptCancelled)
+	}
 	reuse := false
 	defer func() {
 		if !stop() {
-			<-interrupted // the interrupt may land late: let it, then clear it
+			<-rt.cancelled // the interrupt may land late: let it, then clear it
+		}
+		rt.disarm()
+		if c.cancel != nil {
+			c.cancel()
 		}
 		e.mem.leave(rt) // nor may the memory watch's, once this returns
 		rt.vm.ClearInterrupt()
 		rt.cur = nil
-		if reuse {
-			e.put(rt)
+		*c = call{}
+		if !reuse || !e.put(rt) {
+			rt.release()
 		}
 	}()
 
@@ -450,10 +459,12 @@ func (e *Engine) get() (*runtime, error) {
 	}
 }
 
-// put returns a runtime to the pool, or drops it when the pool is full.
-func (e *Engine) put(rt *runtime) {
+// put returns a runtime to the pool, or reports false when the pool is full.
+func (e *Engine) put(rt *runtime) bool {
 	select {
 	case e.idle <- rt:
+		return true
 	default:
+		return false
 	}
 }
