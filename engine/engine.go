@@ -327,22 +327,29 @@ func (rt *runtime) exec(t *task) (any, error) {
 // invoke calls the exported function name of module (module.exports itself
 // when name is ""), with exports as this, and settles a returned promise.
 func (rt *runtime) invoke(module *goja.Object, name string, args []goja.Value) (goja.Value, error) {
-	var this, fnVal goja.Value
-	err := rt.protect(func() {
-		this = module.Get("exports")
-		fnVal = this
-		if name != "" {
-			fnVal = this.ToObject(rt.vm).Get(name)
+	key := exportKey{module, name}
+	ex, known := rt.exported[key]
+	if !known {
+		var fnVal goja.Value
+		err := rt.protect(func() {
+			ex.this = module.Get("exports")
+			fnVal = ex.this
+			if name != "" {
+				fnVal = ex.this.ToObject(rt.vm).Get(name)
+			}
+		})
+		if err != nil {
+			return nil, err
 		}
-	})
-	if err != nil {
-		return nil, err
+		var ok bool
+		if ex.fn, ok = goja.AssertFunction(fnVal); !ok {
+			return nil, fmt.Errorf("%w: %s is not a function when the module runs", ErrNoFunction, name)
+		}
+		if rt.shared[rt.cur.file] == module {
+			rt.exported[key] = ex // frozen: the lookup gives the same function every time
+		}
 	}
-	fn, ok := goja.AssertFunction(fnVal)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s is not a function when the module runs", ErrNoFunction, name)
-	}
-	res, err := fn(this, args...)
+	res, err := ex.fn(ex.this, args...)
 	if err != nil {
 		return nil, err
 	}

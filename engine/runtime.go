@@ -46,11 +46,13 @@ type runtime struct {
 	stringify goja.Callable // JSON.stringify
 	toString  goja.Callable // String
 	errorCtor map[string]*goja.Object
+	visiting  []*goja.Object // export's buffer
 
 	// Shared modules (shared.go) of the script set sharedSet, evaluated and
 	// frozen on this runtime, by file.
 	sharedSet *Scripts
 	shared    map[string]*goja.Object
+	exported  map[exportKey]export // their functions, looked up once
 	freeze    goja.Callable
 }
 

@@ -121,7 +121,7 @@ func analyze(prg *ast.Program) (names []string, sh shape) {
 								return nil, shape{}
 							}
 						case *ast.PropertyKeyed:
-							if p.Computed || !exported(p.Value) {
+							if p.Computed || (p.Kind != ast.PropertyKindValue && p.Kind != ast.PropertyKindMethod) || !exported(p.Value) {
 								return nil, shape{}
 							}
 						default:
@@ -373,8 +373,22 @@ func (rt *runtime) share(file string, module, require *goja.Object, values goja.
 		return err
 	}
 	if rt.sharedSet != rt.cur.scripts {
-		rt.sharedSet, rt.shared = rt.cur.scripts, map[string]*goja.Object{}
+		rt.sharedSet, rt.shared, rt.exported = rt.cur.scripts, map[string]*goja.Object{}, map[exportKey]export{}
 	}
 	rt.shared[file] = module
 	return nil
+}
+
+// exportKey names an exported function of a shared module (module.exports itself when
+// name is "").
+type exportKey struct {
+	module *goja.Object
+	name   string
+}
+
+// export is an exported function of a shared module and the exports object it is
+// called on.
+type export struct {
+	this goja.Value
+	fn   goja.Callable
 }

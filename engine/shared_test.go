@@ -18,6 +18,7 @@ func TestWhichModulesAreShared(t *testing.T) {
 		{"Functions", `'use strict'; function f() { return 1; } exports.f = f; exports.g = function () {}; exports.g.onHttpGet = true;`, true},
 		{"ConstantsAndRequires", `const a = require('./a'), b = require('./b').x; const N = 3, S = 'x'; var {p, q: r} = require('./c'); exports.f = () => N;`, true},
 		{"ModuleExportsObject", `function f() {} module.exports = { f, g: function () {}, h() {} };`, true},
+		{"ModuleExportsGetter", `module.exports = { get f() { return function () {}; } };`, false},
 		{"ModuleExportsFunction", `module.exports = function (u, p) { return u === p; };`, true},
 		{"LocalsShadowFreely", `exports.f = function () { let n = 0; n++; const o = {}; o.x = 1; return n; };`, true},
 		{"LetCounter", `let counter = 0; exports.f = function () { counter++; };`, false},
