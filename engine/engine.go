@@ -62,6 +62,18 @@ type Global interface {
 	Value(ctx context.Context, vm *goja.Runtime) (goja.Value, error)
 }
 
+// PreparedGlobal is a Global that needs objects of its own in each runtime
+// (prototypes, native functions) which are costly to build per call. Prepare
+// is called once per runtime and script set, the first time a call reads the
+// global; the function it returns makes the value of each call, as Value
+// would, and is called at most once per call. Whatever Prepare makes is
+// shared by the calls of that runtime: it must be frozen, or otherwise
+// unchangeable by scripts, so that no call sees what another left.
+type PreparedGlobal interface {
+	Global
+	Prepare(vm *goja.Runtime) (func(ctx context.Context) (goja.Value, error), error)
+}
+
 // FunctionInfo describes an exported function of a module.
 type FunctionInfo struct {
 	Name string
@@ -223,6 +235,9 @@ func (e *Engine) run(ctx context.Context, s Session, sc *Scripts, t *task) (any,
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
+	if rt.set != sc {
+		rt.useSet(sc)
+	}
 	c := &rt.state
 	*c = call{deadline: deadline, parent: ctx, scripts: sc, session: s, loading: t.loading, file: t.file}
 	rt.cur = c
@@ -346,6 +361,9 @@ func (rt *runtime) invoke(module *goja.Object, name string, args []goja.Value) (
 			return nil, fmt.Errorf("%w: %s is not a function when the module runs", ErrNoFunction, name)
 		}
 		if rt.shared[rt.cur.file] == module {
+			if rt.exported == nil {
+				rt.exported = map[exportKey]export{}
+			}
 			rt.exported[key] = ex // frozen: the lookup gives the same function every time
 		}
 	}

@@ -84,7 +84,7 @@ func (rt *runtime) module(file string) (*goja.Object, error) {
 		return m, nil // loaded, or being loaded (a require cycle sees partial exports)
 	}
 	shared := c.scripts.shared[file]
-	if shared && rt.sharedSet == c.scripts {
+	if shared {
 		if m := rt.shared[file]; m != nil {
 			return m, nil
 		}

@@ -48,12 +48,14 @@ type runtime struct {
 	errorCtor map[string]*goja.Object
 	visiting  []*goja.Object // export's buffer
 
-	// Shared modules (shared.go) of the script set sharedSet, evaluated and
-	// frozen on this runtime, by file.
-	sharedSet *Scripts
-	shared    map[string]*goja.Object
-	exported  map[exportKey]export // their functions, looked up once
-	freeze    goja.Callable
+	// What the runtime keeps for the script set it last ran (useSet): shared
+	// modules (shared.go), evaluated and frozen on this runtime, by file, and
+	// the prepared globals (PreparedGlobal), by index in Options.Globals.
+	set      *Scripts
+	shared   map[string]*goja.Object
+	prepared []func(context.Context) (goja.Value, error)
+	exported map[exportKey]export // their functions, looked up once
+	freeze   goja.Callable
 }
 
 // call is the state of one call on a runtime. Host bindings read it instead
@@ -302,7 +304,21 @@ func (rt *runtime) getGlobal(i int, g Global) func(goja.FunctionCall) goja.Value
 		if v := c.globals[i]; v != nil {
 			return v
 		}
-		v, err := g.Value(c.context(), rt.vm)
+		var v goja.Value
+		var err error
+		if pg, ok := g.(PreparedGlobal); ok {
+			if rt.prepared == nil {
+				rt.prepared = make([]func(context.Context) (goja.Value, error), len(rt.e.opts.Globals))
+			}
+			if rt.prepared[i] == nil {
+				rt.prepared[i], err = pg.Prepare(rt.vm)
+			}
+			if err == nil {
+				v, err = rt.prepared[i](c.context())
+			}
+		} else {
+			v, err = g.Value(c.context(), rt.vm)
+		}
 		if err != nil {
 			return rt.fail(fmt.Errorf("engine: global %s: %w", g.Name(), err))
 		}

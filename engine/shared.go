@@ -372,8 +372,8 @@ func (rt *runtime) share(file string, module, require *goja.Object, values goja.
 	if _, err := rt.freeze(goja.Undefined(), rt.vm.NewArray(module, require, values)); err != nil {
 		return err
 	}
-	if rt.sharedSet != rt.cur.scripts {
-		rt.sharedSet, rt.shared, rt.exported = rt.cur.scripts, map[string]*goja.Object{}, map[exportKey]export{}
+	if rt.shared == nil {
+		rt.shared = map[string]*goja.Object{}
 	}
 	rt.shared[file] = module
 	return nil
@@ -391,4 +391,12 @@ type exportKey struct {
 type export struct {
 	this goja.Value
 	fn   goja.Callable
+}
+
+// useSet drops what the runtime keeps for another script set (shared modules,
+// prepared globals): a runtime serves one set at a time, and a reload moves it
+// to the new one.
+func (rt *runtime) useSet(sc *Scripts) {
+	rt.set, rt.shared, rt.exported = sc, nil, nil
+	clear(rt.prepared)
 }

@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"reflect"
 	"testing"
 
+	"github.com/dop251/goja"
 	"github.com/dop251/goja/parser"
 )
 
@@ -146,5 +149,44 @@ func TestSharedModulesFollowTheScriptSet(t *testing.T) {
 		if got := mustCall(t, e, sc2, nil, "v"); got != float64(2) {
 			t.Errorf("set 2: v = %v, want 2", got)
 		}
+	}
+}
+
+// preparedProbe counts Prepare (per runtime and set) and the values made (per call).
+type preparedProbe struct{ prepared, made int }
+
+func (p *preparedProbe) Name() string { return "probe" }
+func (p *preparedProbe) Value(context.Context, *goja.Runtime) (goja.Value, error) {
+	return nil, errors.New("Value called on a PreparedGlobal")
+}
+func (p *preparedProbe) Prepare(vm *goja.Runtime) (func(context.Context) (goja.Value, error), error) {
+	p.prepared++
+	return func(context.Context) (goja.Value, error) {
+		p.made++
+		return vm.ToValue(p.made), nil
+	}, nil
+}
+
+// TestPreparedGlobalOncePerRuntimeAndSet: a PreparedGlobal is prepared once per runtime
+// and script set, and still makes one value per call that reads it.
+func TestPreparedGlobalOncePerRuntimeAndSet(t *testing.T) {
+	p := &preparedProbe{}
+	e, sc1 := newTestEngine(t, map[string]string{"DataStore.js": `exports.read = function () { return [probe, probe]; };`},
+		func(o *Options) { o.PoolSize = 1; o.MaxConcurrent = 1; o.Globals = []Global{p} })
+	for i := 1; i <= 3; i++ {
+		if got, want := mustCall(t, e, sc1, nil, "read"), []any{float64(i), float64(i)}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("call %d: got %v, want %v", i, got, want)
+		}
+	}
+	if p.prepared != 1 {
+		t.Fatalf("prepared %d times for 3 calls on one runtime, want 1", p.prepared)
+	}
+	sc2, err := e.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCall(t, e, sc2, nil, "read")
+	if p.prepared != 2 {
+		t.Fatalf("prepared %d times after a call on a new set, want 2", p.prepared)
 	}
 }
