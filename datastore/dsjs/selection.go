@@ -187,14 +187,13 @@ func arrayIndex(key string) (int, bool) {
 	return i, true
 }
 
-func (c *call) selectionMethods() []method {
-	return []method{
-		{"first", c.selectionFirst},
-		{"orderBy", c.selectionOrderBy},
-		{"slice", c.selectionSlice},
-		{"toArray", c.selectionToArray},
-		{"toJSON", c.selectionToJSON},
-	}
+// selectionMethods are the methods of the prototype, called with the call of the object (this).
+var selectionMethods = []method{
+	{"first", (*call).selectionFirst},
+	{"orderBy", (*call).selectionOrderBy},
+	{"slice", (*call).selectionSlice},
+	{"toArray", (*call).selectionToArray},
+	{"toJSON", (*call).selectionToJSON},
 }
 
 // thisSelection returns the selection a method was called on, or throws.
