@@ -231,7 +231,8 @@ func (e *Engine) run(ctx context.Context, s Session, sc *Scripts, t *task) (any,
 	if err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(e.opts.Timeout)
+	now := time.Now()
+	deadline := now.Add(e.opts.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
@@ -245,7 +246,7 @@ func (e *Engine) run(ctx context.Context, s Session, sc *Scripts, t *task) (any,
 
 	// The runtime is interrupted at the deadline by its own timer, reused from
 	// call to call, and when ctx ends (a cancelled request).
-	rt.arm(time.Until(deadline))
+	rt.arm(deadline.Sub(now))
 	stop := func() bool { return true }
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, rt.interruptCancelled)
