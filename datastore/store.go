@@ -138,14 +138,17 @@ func (db *DB) find(ctx context.Context, dc *DataClass, q Query, fixed *fixedCond
 		return nil, err
 	}
 	limit, skip := db.page(q)
-	// One read transaction, so the page and the count see the same snapshot.
-	tx, err := db.r.BeginTx(ctx, db.d.readTx())
-	if err != nil {
-		return nil, fmt.Errorf("datastore: %w", db.d.classify(err))
+	// One read transaction, so the page and the count see the same snapshot; none when the
+	// caller wants no count.
+	var tx *sql.Tx
+	if !q.NoCount {
+		if tx, err = db.r.BeginTx(ctx, db.d.readTx()); err != nil {
+			return nil, fmt.Errorf("datastore: %w", db.d.classify(err))
+		}
+		defer tx.Rollback()
 	}
-	defer tx.Rollback()
 	stmt, args := db.findSQL(p, limit, skip)
-	rows, err := tx.QueryContext(ctx, stmt, args...)
+	rows, err := db.readQuery(ctx, tx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("datastore: find %s: %w", dc.Name, db.d.classify(err))
 	}
@@ -164,6 +167,10 @@ func (db *DB) find(ctx context.Context, dc *DataClass, q Query, fixed *fixedCond
 	// A short page tells the total unless it is empty because skip went past the end.
 	if got := len(sel.Entities); got < limit && (got > 0 || skip == 0) {
 		sel.Count = skip + got
+		return sel, nil
+	}
+	if q.NoCount {
+		sel.Count = -1
 		return sel, nil
 	}
 	if sel.Count, err = db.count(ctx, tx, p); err != nil {
@@ -189,9 +196,10 @@ func (db *DB) findSQL(p *plan, limit, skip int) (string, []any) {
 	return stmt, p.args(limit, skip)
 }
 
-func (db *DB) count(ctx context.Context, q querier, p *plan) (int, error) {
+// count counts the matches of p in tx (a read transaction; nil for none).
+func (db *DB) count(ctx context.Context, tx *sql.Tx, p *plan) (int, error) {
 	var n int
-	err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+p.s.from()+p.where(), p.args()...).Scan(&n)
+	err := db.readRow(ctx, tx, "SELECT COUNT(*) FROM "+p.s.from()+p.where(), p.args()...).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("datastore: count %s: %w", p.s.dc.Name, db.d.classify(err))
 	}
@@ -209,7 +217,7 @@ func (db *DB) Count(ctx context.Context, dc *DataClass, q Query) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return db.count(ctx, db.r, p)
+	return db.count(ctx, nil, p)
 }
 
 // Get returns the entity of dc whose key, written as in URLs, is key; ErrNotFound if none.
@@ -232,7 +240,13 @@ func (db *DB) getByKey(ctx context.Context, q querier, dc *DataClass, key any) (
 	}
 	stmt := "SELECT " + db.selectList(dc, "t0") + " FROM " + db.d.quote(dc.Name) + " AS t0 WHERE t0." +
 		db.d.quote(dc.Key.Name) + " = " + db.d.placeholder(1)
-	e, err := db.scanEntity(dc, q.QueryRowContext(ctx, stmt, enc))
+	var row *sql.Row
+	if q == querier(db.r) {
+		row = db.readRow(ctx, nil, stmt, enc)
+	} else {
+		row = q.QueryRowContext(ctx, stmt, enc)
+	}
+	e, err := db.scanEntity(dc, row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s(%v)", ErrNotFound, dc.Name, key)
 	}

@@ -1,0 +1,86 @@
+package datastore
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+)
+
+// TestNoCount: a Find that wants no count reads the page only; its Count is known when the
+// page is short, -1 when it is full.
+func TestNoCount(t *testing.T) {
+	f := seed(t)
+	ctx := context.Background()
+	tests := []struct {
+		name      string
+		q         Query
+		wantNames []string
+		wantCount int
+	}{
+		{"FullPageNotCounted", Query{OrderBy: "name", Limit: 1, NoCount: true}, []string{"Alice Smith"}, -1},
+		{"FullPageCounted", Query{OrderBy: "name", Limit: 1}, []string{"Alice Smith"}, 5},
+		{"ShortPageTellsTheCount", Query{Filter: "age > :1", Params: []any{40.0}, OrderBy: "name", Limit: 10, NoCount: true}, []string{"bob jones", "Émile Zola"}, 2},
+		{"NoMatch", Query{Filter: "name = 'nobody'", Limit: 1, NoCount: true}, []string{}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sel, err := f.db.Find(ctx, f.employee, tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := names(sel, true); !reflect.DeepEqual(got, tt.wantNames) {
+				t.Errorf("names = %v, want %v", got, tt.wantNames)
+			}
+			if sel.Count != tt.wantCount {
+				t.Errorf("Count = %d, want %d", sel.Count, tt.wantCount)
+			}
+		})
+	}
+}
+
+// TestPreparedStatementsFollowTheSchema: reads run again through cached prepared statements
+// (where the dialect caches them) and still see the schema as it changes: an attribute added
+// by SetModel is read, written and filtered on at once.
+func TestPreparedStatementsFollowTheSchema(t *testing.T) {
+	const before = `{"dataClasses":[{"name":"Item","attributes":[
+		{"name":"ID","type":"long","primaryKey":true,"autoincrement":true},
+		{"name":"name","type":"string","indexed":true}]}]}`
+	const after = `{"dataClasses":[{"name":"Item","attributes":[
+		{"name":"ID","type":"long","primaryKey":true,"autoincrement":true},
+		{"name":"name","type":"string","indexed":true},
+		{"name":"size","type":"long"}]}]}`
+	db, _ := openTest(t, before)
+	ctx := context.Background()
+	item := mustSave(t, db, db.Model().DataClass("Item"), map[string]any{"name": "a"})
+	for range 3 {
+		sel, err := db.Find(ctx, db.Model().DataClass("Item"), Query{Filter: "name = :1", Params: []any{"a"}, Limit: 1})
+		if err != nil || len(sel.Entities) != 1 || sel.Count != 1 {
+			t.Fatalf("find before: %v, %v", sel, err)
+		}
+		if _, err := db.Get(ctx, db.Model().DataClass("Item"), fmt.Sprint(item.Key)); err != nil {
+			t.Fatalf("get before: %v", err)
+		}
+	}
+	if db.stmts != nil && len(db.stmts.m) == 0 {
+		t.Fatal("no statement was cached")
+	}
+	if err := db.SetModel(ctx, mustModel(t, after)); err != nil {
+		t.Fatal(err)
+	}
+	dc := db.Model().DataClass("Item")
+	mustSave(t, db, dc, map[string]any{"name": "b", "size": 3.0})
+	for range 2 {
+		sel, err := db.Find(ctx, dc, Query{Filter: "size = :1", Params: []any{3.0}, Limit: 1})
+		if err != nil || len(sel.Entities) != 1 || sel.Entities[0].Values["name"] != "b" {
+			t.Fatalf("find after: %v, %v", sel, err)
+		}
+		e, err := db.Get(ctx, dc, fmt.Sprint(item.Key))
+		if err != nil {
+			t.Fatalf("get after: %v", err)
+		}
+		if v, ok := e.Values["size"]; !ok || v != nil {
+			t.Errorf("get after: size = %v (present %v), want null", v, ok)
+		}
+	}
+}
