@@ -468,7 +468,7 @@ func (g goLogin) Call(ctx context.Context, _ *engine.Scripts, s engine.Session, 
 	if !ok {
 		return "Wrong user", nil
 	}
-	sel, err := g.db.Find(ctx, g.db.Model().DataClass("Users"), datastore.Query{Filter: "name = :1", Params: []any{id}, Limit: 1})
+	sel, err := g.db.Find(ctx, g.db.Model().DataClass("Users"), datastore.Query{Filter: "name = :1", Params: []any{id}, Limit: 1, NoCount: true})
 	if err != nil {
 		return nil, err
 	}
