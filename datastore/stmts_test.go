@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -82,5 +83,27 @@ func TestPreparedStatementsFollowTheSchema(t *testing.T) {
 		if v, ok := e.Values["size"]; !ok || v != nil {
 			t.Errorf("get after: size = %v (present %v), want null", v, ok)
 		}
+	}
+}
+
+// TestCachedFindWritesTheLimit: where reads are prepared and cached, a page's LIMIT is
+// written out, not bound: SQLite plans with a bound LIMIT's value and recompiles the
+// statement each time it is bound, which made the cache useless for every Find (the
+// statement was re-prepared at each step: 40% of a one-entity Find).
+func TestCachedFindWritesTheLimit(t *testing.T) {
+	db, _ := openTest(t, testModel)
+	p, err := db.plan(db.Model().DataClass("Employee"), Query{Filter: "name = :1", Params: []any{"x"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmt, args := db.findSQL(p, 7, 3)
+	if db.stmts == nil {
+		if len(args) != 3 {
+			t.Errorf("args %v: want the value, the limit and the offset bound", args)
+		}
+		return
+	}
+	if !strings.Contains(stmt, "LIMIT 7 ") || len(args) != 2 || args[1] != 3 {
+		t.Errorf("SQL %q with args %v: want LIMIT 7 written out and the offset bound", stmt, args)
 	}
 }

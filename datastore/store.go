@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -191,6 +192,14 @@ func (db *DB) page(q Query) (limit, skip int) {
 // findSQL renders the SELECT of one page of a plan.
 func (db *DB) findSQL(p *plan, limit, skip int) (string, []any) {
 	n := len(p.c.args)
+	if db.stmts != nil {
+		// The limit written out (a number the server chose, never client text): SQLite
+		// plans with a bound LIMIT's value and so recompiles the statement whenever it is
+		// bound again, which would undo the prepared statement (stmtCache).
+		stmt := "SELECT " + db.selectList(p.s.dc, p.s.alias) + " FROM " + p.s.from() + p.where() + " ORDER BY " + p.order +
+			db.d.limitOffset(strconv.Itoa(limit), db.d.placeholder(n+1))
+		return stmt, p.args(skip)
+	}
 	stmt := "SELECT " + db.selectList(p.s.dc, p.s.alias) + " FROM " + p.s.from() + p.where() + " ORDER BY " + p.order +
 		db.d.limitOffset(db.d.placeholder(n+1), db.d.placeholder(n+2))
 	return stmt, p.args(limit, skip)
