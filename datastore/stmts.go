@@ -18,35 +18,37 @@ const maxCachedStmts = 512
 // cache lives as long as the DB. It is used only where the dialect asks for it: pgx already
 // caches prepared statements per connection.
 type stmtCache struct {
-	pool *sql.DB
-	mu   sync.RWMutex
-	m    map[string]*sql.Stmt
+	pool   *sql.DB
+	mu     sync.RWMutex
+	m      map[string]*sql.Stmt
+	closed bool
 }
 
-// get returns the statement of text, prepared on first use; nil when the cache is full or the
-// text does not prepare (the caller then runs the text itself and reports the error).
-func (c *stmtCache) get(ctx context.Context, text string) *sql.Stmt {
+// get returns the statement of text; nil when it is not cached and prepare is false, when the
+// cache is full, or when the text does not prepare (the caller then runs the text itself and
+// reports the error). Preparing takes a connection of the pool: a caller that holds one (a
+// transaction) must not prepare, or callers holding every connection would wait for one
+// another; find prepares before it begins its transaction. No lock is held while preparing.
+func (c *stmtCache) get(ctx context.Context, text string, prepare bool) *sql.Stmt {
 	if c == nil {
 		return nil
 	}
 	c.mu.RLock()
-	st := c.m[text]
+	st, full := c.m[text], len(c.m) >= maxCachedStmts
 	c.mu.RUnlock()
-	if st != nil {
+	if st != nil || !prepare || full {
 		return st
+	}
+	// The context bounds the preparation only: the statement outlives the request.
+	st, err := c.pool.PrepareContext(ctx, text)
+	if err != nil {
+		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st := c.m[text]; st != nil {
-		return st
-	}
-	if len(c.m) >= maxCachedStmts {
-		return nil
-	}
-	// Prepared outside the request's context: the statement outlives the request.
-	st, err := c.pool.PrepareContext(context.WithoutCancel(ctx), text)
-	if err != nil {
-		return nil
+	if other := c.m[text]; other != nil || len(c.m) >= maxCachedStmts || c.closed {
+		st.Close() // another caller was first, or the cache filled up or closed meanwhile
+		return other
 	}
 	if c.m == nil {
 		c.m = map[string]*sql.Stmt{}
@@ -65,13 +67,14 @@ func (c *stmtCache) close() {
 	for _, st := range c.m {
 		st.Close()
 	}
-	c.m = nil
+	c.m, c.closed = nil, true
 }
 
-// readQuery runs a read on tx, or on the reader pool when tx is nil, through a cached
-// prepared statement when the dialect wants them.
+// readQuery runs a read on tx (a read transaction of the reader pool), or on the reader pool
+// when tx is nil, through a cached prepared statement when the dialect wants them (in a
+// transaction, only one prepared before it began).
 func (db *DB) readQuery(ctx context.Context, tx *sql.Tx, text string, args ...any) (*sql.Rows, error) {
-	if st := db.stmts.get(ctx, text); st != nil {
+	if st := db.stmts.get(ctx, text, tx == nil); st != nil {
 		if tx != nil {
 			st = tx.StmtContext(ctx, st)
 		}
@@ -85,7 +88,7 @@ func (db *DB) readQuery(ctx context.Context, tx *sql.Tx, text string, args ...an
 
 // readRow is readQuery for one row.
 func (db *DB) readRow(ctx context.Context, tx *sql.Tx, text string, args ...any) *sql.Row {
-	if st := db.stmts.get(ctx, text); st != nil {
+	if st := db.stmts.get(ctx, text, tx == nil); st != nil {
 		if tx != nil {
 			st = tx.StmtContext(ctx, st)
 		}

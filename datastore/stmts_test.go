@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -105,5 +106,34 @@ func TestCachedFindWritesTheLimit(t *testing.T) {
 	}
 	if !strings.Contains(stmt, "LIMIT 7 ") || len(args) != 2 || args[1] != 3 {
 		t.Errorf("SQL %q with args %v: want LIMIT 7 written out and the offset bound", stmt, args)
+	}
+}
+
+// TestCountedFindsOnAColdCache: many counted Finds at once, each of a statement not yet
+// prepared, more of them than the reader pool has connections. A Find that prepared its
+// statement while holding its transaction's connection could wait for a connection held by
+// another Find waiting for the cache, for ever.
+func TestCountedFindsOnAColdCache(t *testing.T) {
+	f := seed(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 64 {
+		wg.Go(func() {
+			// A filter of its own shape, so that each Find has SQL of its own.
+			filter := "age >= :1" + strings.Repeat(" OR age >= :1", i)
+			sel, err := f.db.Find(ctx, f.employee, Query{Filter: filter, Params: []any{0.0}, Limit: 1})
+			if err == nil && sel.Count != 4 {
+				err = fmt.Errorf("%s: count %d, want 4", filter, sel.Count)
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
 	}
 }

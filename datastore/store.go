@@ -139,16 +139,18 @@ func (db *DB) find(ctx context.Context, dc *DataClass, q Query, fixed *fixedCond
 		return nil, err
 	}
 	limit, skip := db.page(q)
+	stmt, args := db.findSQL(p, limit, skip)
 	// One read transaction, so the page and the count see the same snapshot; none when the
-	// caller wants no count.
+	// caller wants no count. Its statements are prepared first (see stmtCache.get).
 	var tx *sql.Tx
 	if !q.NoCount {
+		db.stmts.get(ctx, stmt, true)
+		db.stmts.get(ctx, countSQL(p), true)
 		if tx, err = db.r.BeginTx(ctx, db.d.readTx()); err != nil {
 			return nil, fmt.Errorf("datastore: %w", db.d.classify(err))
 		}
 		defer tx.Rollback()
 	}
-	stmt, args := db.findSQL(p, limit, skip)
 	rows, err := db.readQuery(ctx, tx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("datastore: find %s: %w", dc.Name, db.d.classify(err))
@@ -205,10 +207,13 @@ func (db *DB) findSQL(p *plan, limit, skip int) (string, []any) {
 	return stmt, p.args(limit, skip)
 }
 
+// countSQL is the SELECT COUNT(*) of a plan.
+func countSQL(p *plan) string { return "SELECT COUNT(*) FROM " + p.s.from() + p.where() }
+
 // count counts the matches of p in tx (a read transaction; nil for none).
 func (db *DB) count(ctx context.Context, tx *sql.Tx, p *plan) (int, error) {
 	var n int
-	err := db.readRow(ctx, tx, "SELECT COUNT(*) FROM "+p.s.from()+p.where(), p.args()...).Scan(&n)
+	err := db.readRow(ctx, tx, countSQL(p), p.args()...).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("datastore: count %s: %w", p.s.dc.Name, db.d.classify(err))
 	}
