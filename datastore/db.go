@@ -33,6 +33,7 @@ type DB struct {
 	now    func() time.Time
 	maxTop int
 
+	stmts    *stmtCache // prepared reads (nil when the dialect prepares by itself)
 	model    atomic.Pointer[Model]
 	schemaMu sync.Mutex // serialises SetModel
 }
@@ -61,6 +62,9 @@ func Open(ctx context.Context, path string, m *Model, opts Options) (*DB, error)
 	if db.w, db.r, err = db.d.open(ctx, path); err != nil {
 		return nil, err
 	}
+	if db.d.cachesStatements() {
+		db.stmts = &stmtCache{pool: db.r}
+	}
 	if err := db.applySchema(ctx, m); err != nil {
 		db.Close()
 		return nil, err
@@ -71,6 +75,7 @@ func Open(ctx context.Context, path string, m *Model, opts Options) (*DB, error)
 
 // Close closes the database. Calls in flight may fail.
 func (db *DB) Close() error {
+	db.stmts.close()
 	if db.r == db.w {
 		return db.w.Close()
 	}

@@ -31,6 +31,9 @@ type dialect interface {
 	// indexName maps gatehouse's index name to one the backend accepts.
 	indexName(name string) string
 	placeholder(n int) string
+	// cachesStatements reports whether the DB should keep prepared statements of its reads
+	// (stmtCache); false when the driver does it by itself.
+	cachesStatements() bool
 
 	// metaDDL creates the bookkeeping tables if they are missing.
 	metaDDL() []string

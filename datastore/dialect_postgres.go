@@ -52,6 +52,10 @@ func (d pgDialect) open(ctx context.Context, dsn string) (writer, reader *sql.DB
 	return db, db, nil
 }
 
+// cachesStatements: pgx prepares and caches statements per connection by itself (its default
+// QueryExecModeCacheStatement).
+func (pgDialect) cachesStatements() bool { return false }
+
 func (pgDialect) quote(name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }

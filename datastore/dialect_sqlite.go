@@ -268,6 +268,9 @@ func (d sqliteDialect) indexes(dc *DataClass) []string { return indexStatements(
 // placeholder returns the n-th (1-based) bind parameter marker.
 func (sqliteDialect) placeholder(int) string { return "?" }
 
+// cachesStatements: modernc's driver prepares every query anew.
+func (sqliteDialect) cachesStatements() bool { return true }
+
 // like matches expr against the pattern in placeholder ph, built with likeLiteral. Both sides
 // are folded, so LIKE's ASCII case-insensitivity changes nothing.
 func (sqliteDialect) like(expr, ph string) string { return expr + " LIKE " + ph + ` ESCAPE '\'` }

@@ -72,12 +72,16 @@ type Query struct {
 	// parameter, whatever its length.
 	InKeys bool
 	Keys   []string
+	// NoCount tells Find that the caller needs the page only: it then does not count the
+	// matches (Selection.Count is -1 unless the page itself tells it, being short) and reads
+	// outside a transaction.
+	NoCount bool
 }
 
 // Selection is one page of the entities matching a query.
 type Selection struct {
 	DataClass *DataClass
 	Entities  []*Entity
-	Count     int // every match, before Skip and Limit
+	Count     int // every match, before Skip and Limit (-1: not counted, see Query.NoCount)
 	First     int // index of Entities[0] among all matches (the Skip applied)
 }

@@ -69,7 +69,7 @@ func (db *DB) explain(ctx context.Context, dc *DataClass, q Query, n node, count
 			return nil, err
 		}
 		p.conds = []string{w}
-		if st.Found, err = db.count(ctx, db.r, p); err != nil {
+		if st.Found, err = db.count(ctx, nil, p); err != nil {
 			return nil, err
 		}
 	}

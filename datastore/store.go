@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -141,14 +142,19 @@ func (db *DB) find(ctx context.Context, dc *DataClass, q Query, fixed *fixedCond
 		return nil, err
 	}
 	limit, skip := db.page(q)
-	// One read transaction, so the page and the count see the same snapshot.
-	tx, err := db.r.BeginTx(ctx, db.d.readTx())
-	if err != nil {
-		return nil, fmt.Errorf("datastore: %w", db.d.classify(err))
-	}
-	defer tx.Rollback()
 	stmt, args := db.findSQL(p, limit, skip)
-	rows, err := tx.QueryContext(ctx, stmt, args...)
+	// One read transaction, so the page and the count see the same snapshot; none when the
+	// caller wants no count. Its statements are prepared first (see stmtCache.get).
+	var tx *sql.Tx
+	if !q.NoCount {
+		db.stmts.get(ctx, stmt, true)
+		db.stmts.get(ctx, countSQL(p), true)
+		if tx, err = db.r.BeginTx(ctx, db.d.readTx()); err != nil {
+			return nil, fmt.Errorf("datastore: %w", db.d.classify(err))
+		}
+		defer tx.Rollback()
+	}
+	rows, err := db.readQuery(ctx, tx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("datastore: find %s: %w", dc.Name, db.d.classify(err))
 	}
@@ -169,6 +175,10 @@ func (db *DB) find(ctx context.Context, dc *DataClass, q Query, fixed *fixedCond
 		sel.Count = skip + got
 		return sel, nil
 	}
+	if q.NoCount {
+		sel.Count = -1
+		return sel, nil
+	}
 	if sel.Count, err = db.count(ctx, tx, p); err != nil {
 		return nil, err
 	}
@@ -187,14 +197,26 @@ func (db *DB) page(q Query) (limit, skip int) {
 // findSQL renders the SELECT of one page of a plan.
 func (db *DB) findSQL(p *plan, limit, skip int) (string, []any) {
 	n := len(p.c.args)
+	if db.stmts != nil {
+		// The limit written out (a number the server chose, never client text): SQLite
+		// plans with a bound LIMIT's value and so recompiles the statement whenever it is
+		// bound again, which would undo the prepared statement (stmtCache).
+		stmt := "SELECT " + db.selectList(p.s.dc, p.s.alias) + " FROM " + p.s.from() + p.where() + " ORDER BY " + p.order +
+			db.d.limitOffset(strconv.Itoa(limit), db.d.placeholder(n+1))
+		return stmt, p.args(skip)
+	}
 	stmt := "SELECT " + db.selectList(p.s.dc, p.s.alias) + " FROM " + p.s.from() + p.where() + " ORDER BY " + p.order +
 		db.d.limitOffset(db.d.placeholder(n+1), db.d.placeholder(n+2))
 	return stmt, p.args(limit, skip)
 }
 
-func (db *DB) count(ctx context.Context, q querier, p *plan) (int, error) {
+// countSQL is the SELECT COUNT(*) of a plan.
+func countSQL(p *plan) string { return "SELECT COUNT(*) FROM " + p.s.from() + p.where() }
+
+// count counts the matches of p in tx (a read transaction; nil for none).
+func (db *DB) count(ctx context.Context, tx *sql.Tx, p *plan) (int, error) {
 	var n int
-	err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+p.s.from()+p.where(), p.args()...).Scan(&n)
+	err := db.readRow(ctx, tx, countSQL(p), p.args()...).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("datastore: count %s: %w", p.s.dc.Name, db.d.classify(err))
 	}
@@ -212,7 +234,7 @@ func (db *DB) Count(ctx context.Context, dc *DataClass, q Query) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return db.count(ctx, db.r, p)
+	return db.count(ctx, nil, p)
 }
 
 // Get returns the entity of dc whose key, written as in URLs, is key; ErrNotFound if none.
@@ -235,7 +257,13 @@ func (db *DB) getByKey(ctx context.Context, q querier, dc *DataClass, key any) (
 	}
 	stmt := "SELECT " + db.selectList(dc, "t0") + " FROM " + db.d.quote(dc.Name) + " AS t0 WHERE t0." +
 		db.d.quote(dc.Key.Name) + " = " + db.d.placeholder(1)
-	e, err := db.scanEntity(dc, q.QueryRowContext(ctx, stmt, enc))
+	var row *sql.Row
+	if q == querier(db.r) {
+		row = db.readRow(ctx, nil, stmt, enc)
+	} else {
+		row = q.QueryRowContext(ctx, stmt, enc)
+	}
+	e, err := db.scanEntity(dc, row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s(%v)", ErrNotFound, dc.Name, key)
 	}

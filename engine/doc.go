@@ -64,10 +64,21 @@
 // links that lead outside are refused. __filename and __dirname are
 // relative to scripts/ ("lib/users.js", "lib").
 //
-// Every call starts from fresh modules: the top-level code of the called
-// file and of everything it requires runs again for each call. Nothing a
-// call leaves in module variables is seen by the next call. Keep state in
-// Session.storage (per session) or in the datastore.
+// Every call starts from fresh modules: nothing a call leaves in module
+// variables is seen by the next call. Keep state in Session.storage (per
+// session) or in the datastore. How that is done depends on the module:
+//
+//   - A module that only declares is shared: its top level defines
+//     functions, binds names (const, let or var, never assigned again) to
+//     literals, functions or required modules, and assigns functions to
+//     exports (and properties such as onHttpGet to them), and everything it
+//     requires at its top level is shared too. It runs once per runtime and
+//     script set, and then everything it made (its exports, its functions
+//     and their prototypes, its require) is frozen: a call that tries to
+//     change one of them gets a TypeError, as with the built-ins.
+//   - Any other module (a let counter, a cache object, exported data, a
+//     top-level call) runs its top-level code again in each call that
+//     requires it, so its state is the call's own.
 //
 // Modules' top-level code also runs once when the set is loaded, to read
 // the exports. At that moment there is no session (Session is null) and ds
@@ -127,7 +138,7 @@
 //
 // A call may run for Options.Timeout (the server's --script-timeout, 5s by
 // default); then it is interrupted and the client gets 503. At most
-// Options.MaxConcurrent calls (eight per CPU) run at once; a call that finds
+// Options.MaxConcurrent calls (four per CPU) run at once; a call that finds
 // them all busy waits up to the same timeout, then gets 503 too. The call stack
 // is limited to Options.MaxCallStack frames (1000 by default); deeper
 // recursion is an error. Slow helpers (bcrypt) also stop waiting when the

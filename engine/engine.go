@@ -31,13 +31,16 @@ type Options struct {
 	// MaxCallStack limits the JavaScript call depth (DefaultMaxCallStack
 	// when zero).
 	MaxCallStack int
-	// PoolSize is how many idle runtimes are kept for reuse (default: twice
-	// the number of CPUs). More may run at once; the extra ones are dropped.
+	// PoolSize is how many idle runtimes are kept for reuse (default:
+	// MaxConcurrent, so that a steady load never builds one). More may run at
+	// once; the extra ones are dropped.
 	PoolSize int
-	// MaxConcurrent bounds the calls running at once (default: eight per CPU).
-	// A runtime costs about half a megabyte and a few milliseconds to build, so
-	// a burst of requests must not build one each; a call waits for a slot at
-	// most Timeout (then ErrTimeout) and no longer than its context.
+	// MaxConcurrent bounds the calls running at once (default: four per CPU:
+	// a few more than the cores, for calls waiting on the database). A runtime
+	// costs about half a megabyte and a millisecond to build, and more calls
+	// at once than the cores can run only make each slower, so callers beyond
+	// the bound queue for a slot: a call waits at most Timeout (then
+	// ErrTimeout) and no longer than its context.
 	MaxConcurrent int
 	// Logger receives console output (discarded when nil).
 	Logger *slog.Logger
@@ -57,6 +60,18 @@ type Options struct {
 type Global interface {
 	Name() string
 	Value(ctx context.Context, vm *goja.Runtime) (goja.Value, error)
+}
+
+// PreparedGlobal is a Global that needs objects of its own in each runtime
+// (prototypes, native functions) which are costly to build per call. Prepare
+// is called once per runtime and script set, the first time a call reads the
+// global; the function it returns makes the value of each call, as Value
+// would, and is called at most once per call. Whatever Prepare makes is
+// shared by the calls of that runtime: it must be frozen, or otherwise
+// unchangeable by scripts, so that no call sees what another left.
+type PreparedGlobal interface {
+	Global
+	Prepare(vm *goja.Runtime) (func(ctx context.Context) (goja.Value, error), error)
 }
 
 // FunctionInfo describes an exported function of a module.
@@ -109,11 +124,11 @@ func newEngine(opts Options) (*Engine, error) {
 	if opts.MaxCallStack <= 0 {
 		opts.MaxCallStack = DefaultMaxCallStack
 	}
-	if opts.PoolSize <= 0 {
-		opts.PoolSize = 2 * goruntime.GOMAXPROCS(0)
-	}
 	if opts.MaxConcurrent <= 0 {
-		opts.MaxConcurrent = 8 * goruntime.GOMAXPROCS(0)
+		opts.MaxConcurrent = 4 * goruntime.GOMAXPROCS(0)
+	}
+	if opts.PoolSize <= 0 {
+		opts.PoolSize = opts.MaxConcurrent
 	}
 	log := opts.Logger
 	if log == nil {
@@ -216,28 +231,41 @@ func (e *Engine) run(ctx context.Context, s Session, sc *Scripts, t *task) (any,
 	if err != nil {
 		return nil, err
 	}
-	callCtx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
-	defer cancel()
-	deadline, _ := callCtx.Deadline()
-	rt.cur = &call{ctx: callCtx, deadline: deadline, parent: ctx, scripts: sc, session: s, loading: t.loading,
-		file: t.file, modules: map[string]*goja.Object{}}
-	rt.cur.mem = e.mem.enter(rt)
+	now := time.Now()
+	deadline := now.Add(e.opts.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if rt.set != sc {
+		rt.useSet(sc)
+	}
+	c := &rt.state
+	*c = call{deadline: deadline, parent: ctx, scripts: sc, session: s, loading: t.loading, file: t.file}
+	rt.cur = c
+	c.mem = e.mem.enter(rt)
 
-	interrupted := make(chan struct{})
-	stop := context.AfterFunc(callCtx, func() {
-		rt.vm.Interrupt(interruption{})
-		close(interrupted)
-	})
+	// The runtime is interrupted at the deadline by its own timer, reused from
+	// call to call, and when ctx ends (a cancelled request).
+	rt.arm(deadline.Sub(now))
+	stop := func() bool { return true }
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, rt.interruptCancelled)
+	}
 	reuse := false
 	defer func() {
 		if !stop() {
-			<-interrupted // the interrupt may land late: let it, then clear it
+			<-rt.cancelled // the interrupt may land late: let it, then clear it
+		}
+		rt.disarm()
+		if c.cancel != nil {
+			c.cancel()
 		}
 		e.mem.leave(rt) // nor may the memory watch's, once this returns
 		rt.vm.ClearInterrupt()
 		rt.cur = nil
-		if reuse {
-			e.put(rt)
+		*c = call{}
+		if !reuse || !e.put(rt) {
+			rt.release()
 		}
 	}()
 
@@ -315,22 +343,32 @@ func (rt *runtime) exec(t *task) (any, error) {
 // invoke calls the exported function name of module (module.exports itself
 // when name is ""), with exports as this, and settles a returned promise.
 func (rt *runtime) invoke(module *goja.Object, name string, args []goja.Value) (goja.Value, error) {
-	var this, fnVal goja.Value
-	err := rt.protect(func() {
-		this = module.Get("exports")
-		fnVal = this
-		if name != "" {
-			fnVal = this.ToObject(rt.vm).Get(name)
+	key := exportKey{module, name}
+	ex, known := rt.exported[key]
+	if !known {
+		var fnVal goja.Value
+		err := rt.protect(func() {
+			ex.this = module.Get("exports")
+			fnVal = ex.this
+			if name != "" {
+				fnVal = ex.this.ToObject(rt.vm).Get(name)
+			}
+		})
+		if err != nil {
+			return nil, err
 		}
-	})
-	if err != nil {
-		return nil, err
+		var ok bool
+		if ex.fn, ok = goja.AssertFunction(fnVal); !ok {
+			return nil, fmt.Errorf("%w: %s is not a function when the module runs", ErrNoFunction, name)
+		}
+		if rt.shared[rt.cur.file] == module {
+			if rt.exported == nil {
+				rt.exported = map[exportKey]export{}
+			}
+			rt.exported[key] = ex // frozen: the lookup gives the same function every time
+		}
 	}
-	fn, ok := goja.AssertFunction(fnVal)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s is not a function when the module runs", ErrNoFunction, name)
-	}
-	res, err := fn(this, args...)
+	res, err := ex.fn(ex.this, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -447,10 +485,12 @@ func (e *Engine) get() (*runtime, error) {
 	}
 }
 
-// put returns a runtime to the pool, or drops it when the pool is full.
-func (e *Engine) put(rt *runtime) {
+// put returns a runtime to the pool, or reports false when the pool is full.
+func (e *Engine) put(rt *runtime) bool {
 	select {
 	case e.idle <- rt:
+		return true
 	default:
+		return false
 	}
 }

@@ -31,7 +31,7 @@ const (
 func (rt *runtime) consoleLog(level slog.Level) func(goja.FunctionCall) goja.Value {
 	return func(fc goja.FunctionCall) goja.Value {
 		log := rt.e.log
-		ctx := rt.cur.ctx
+		ctx := rt.cur.context()
 		if !log.Enabled(ctx, level) {
 			return goja.Undefined()
 		}
@@ -147,7 +147,7 @@ func wait[T any](rt *runtime, work func() T) (result T, done bool) {
 	select {
 	case result = <-ch:
 		return result, true
-	case <-rt.cur.ctx.Done():
+	case <-rt.cur.context().Done():
 		rt.vm.Interrupt(interruption{})
 		return result, false
 	}

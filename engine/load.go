@@ -40,6 +40,7 @@ type Scripts struct {
 	modules  map[string]*moduleInfo   // top-level files, by module name
 	names    []string                 // the keys of modules, sorted
 	auth     bool                     // onRESTAuthentication.js exports a function
+	shared   map[string]bool          // files evaluated once per runtime (shared.go)
 }
 
 // moduleInfo is what load-time inspection learnt of a top-level file.
@@ -125,17 +126,20 @@ func (e *Engine) Load(ctx context.Context) (*Scripts, error) {
 		files = append(files, f)
 	}
 	slices.Sort(files)
+	shapes := make(map[string]shape, len(files))
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("engine: load: %w", err)
 		}
-		prg, serrs := compileModule(f, sources[f])
+		prg, sh, serrs := compileModule(f, sources[f])
 		errs = append(errs, serrs...)
 		sc.programs[f] = prg
+		shapes[f] = sh
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	sc.sharing(shapes)
 	for _, f := range files {
 		if strings.Contains(f, "/") {
 			continue // a helper under a folder: reached through require only

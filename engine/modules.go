@@ -22,20 +22,29 @@ const (
 // syntax errors are reported at their place in the file and a source cannot
 // close the wrapper function early. Scripts run in strict mode. Source maps
 // are off: a sourceMappingURL comment must not make the parser read files.
-func compileModule(name, src string) (*goja.Program, []*ScriptError) {
+//
+// A pure module (see analyze) is wrapped so that its function returns the
+// values of its top-level bindings, which are frozen when it is shared.
+func compileModule(name, src string) (*goja.Program, shape, []*ScriptError) {
 	src = strings.TrimPrefix(src, "\ufeff")
-	if _, err := parser.ParseFile(nil, name, src, 0, parser.WithDisableSourceMaps); err != nil {
-		return nil, syntaxErrors(name, err, 0)
-	}
-	ast, err := parser.ParseFile(nil, name, wrapPrefix+src+wrapSuffix, 0, parser.WithDisableSourceMaps)
+	plain, err := parser.ParseFile(nil, name, src, 0, parser.WithDisableSourceMaps)
 	if err != nil {
-		return nil, syntaxErrors(name, err, len(wrapPrefix))
+		return nil, shape{}, syntaxErrors(name, err, 0)
+	}
+	names, sh := analyze(plain)
+	suffix := wrapSuffix
+	if sh.pure {
+		suffix = "\nreturn [" + strings.Join(names, ", ") + "];" + wrapSuffix
+	}
+	ast, err := parser.ParseFile(nil, name, wrapPrefix+src+suffix, 0, parser.WithDisableSourceMaps)
+	if err != nil {
+		return nil, shape{}, syntaxErrors(name, err, len(wrapPrefix))
 	}
 	prg, err := goja.CompileAST(ast, true)
 	if err != nil {
-		return nil, syntaxErrors(name, err, len(wrapPrefix))
+		return nil, shape{}, syntaxErrors(name, err, len(wrapPrefix))
 	}
-	return prg, nil
+	return prg, sh, nil
 }
 
 // syntaxErrors converts goja's parse and compile errors. shift is the
@@ -67,11 +76,18 @@ func syntaxErrors(name string, err error, shift int) []*ScriptError {
 }
 
 // module returns the module object of file for the current call, running
-// the file's top-level code the first time the call needs it.
+// the file's top-level code the first time the call needs it; a shared
+// module's runs once per runtime and script set (see shared.go).
 func (rt *runtime) module(file string) (*goja.Object, error) {
 	c := rt.cur
 	if m := c.modules[file]; m != nil {
 		return m, nil // loaded, or being loaded (a require cycle sees partial exports)
+	}
+	shared := c.scripts.shared[file]
+	if shared {
+		if m := rt.shared[file]; m != nil {
+			return m, nil
+		}
 	}
 	prg := c.scripts.program(file)
 	if prg == nil {
@@ -90,12 +106,21 @@ func (rt *runtime) module(file string) (*goja.Object, error) {
 	module := vm.NewObject()
 	_ = module.Set("exports", exports)
 	_ = module.Set("id", file)
+	if c.modules == nil {
+		c.modules = map[string]*goja.Object{}
+	}
 	c.modules[file] = module
 	dir := path.Dir(file)
-	_, err = fn(goja.Undefined(), exports, rt.fn("require", rt.requireFrom(dir)), module, vm.ToValue(file), vm.ToValue(dir))
+	require := rt.fn("require", rt.requireFrom(dir))
+	values, err := fn(goja.Undefined(), exports, require, module, vm.ToValue(file), vm.ToValue(dir))
 	if err != nil {
 		delete(c.modules, file) // a failed module is not cached (Node does the same)
 		return nil, err
+	}
+	if shared {
+		if err := rt.share(file, module, require, values); err != nil {
+			return nil, err
+		}
 	}
 	return module, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
@@ -31,6 +32,12 @@ type runtime struct {
 	vm  *goja.Runtime
 	cur *call // the call running on this runtime, nil between calls
 
+	state     call          // what cur points to during a call; zeroed after it
+	timer     *time.Timer   // interrupts at the call's deadline (arm, disarm)
+	alarm     *alarm        // the timer's link to the runtime
+	expired   chan struct{} // the timer's interrupt has landed
+	cancelled chan struct{} // the caller's context's interrupt has landed
+
 	session   *goja.Object // the object behind the Session global
 	protectFn goja.Callable
 	protected func()
@@ -39,14 +46,25 @@ type runtime struct {
 	stringify goja.Callable // JSON.stringify
 	toString  goja.Callable // String
 	errorCtor map[string]*goja.Object
+	visiting  []*goja.Object // export's buffer
+
+	// What the runtime keeps for the script set it last ran (useSet): shared
+	// modules (shared.go), evaluated and frozen on this runtime, by file, and
+	// the prepared globals (PreparedGlobal), by index in Options.Globals.
+	set      *Scripts
+	shared   map[string]*goja.Object
+	prepared []func(context.Context) (goja.Value, error)
+	exported map[exportKey]export // their functions, looked up once
+	freeze   goja.Callable
 }
 
 // call is the state of one call on a runtime. Host bindings read it instead
 // of capturing anything, so the runtime carries nothing from one call to the
 // next.
 type call struct {
-	ctx      context.Context // the call's context, with the timeout
-	deadline time.Time       // ctx's deadline
+	ctx      context.Context // the call's context, with the timeout: see context
+	cancel   context.CancelFunc
+	deadline time.Time       // the call's deadline (the timeout, or the caller's if sooner)
 	parent   context.Context // the caller's context
 	scripts  *Scripts        // the set the call runs on
 	session  Session         // nil when the call has no session
@@ -65,14 +83,76 @@ type call struct {
 // ended. It reads the clock rather than waiting for ctx's timer, which may run
 // late on a busy machine.
 func (c *call) expired() bool {
-	return c.ctx.Err() != nil || !time.Now().Before(c.deadline)
+	return c.parent.Err() != nil || !time.Now().Before(c.deadline)
+}
+
+// context returns the call's context: the caller's, ending at the call's
+// deadline. It is made on first use (by a binding that waits or queries), as
+// most calls need none.
+func (c *call) context() context.Context {
+	if c.ctx == nil {
+		c.ctx, c.cancel = context.WithDeadline(c.parent, c.deadline)
+	}
+	return c.ctx
+}
+
+// alarm is what the deadline timer holds of its runtime. A stopped timer may
+// stay in the Go runtime's timer heap until its time would have come, so it
+// must not keep a dropped runtime (half a megabyte, or far more when a script
+// ran away) alive for that long: release cuts the link.
+type alarm struct{ rt atomic.Pointer[runtime] }
+
+func (a *alarm) ring() {
+	if rt := a.rt.Load(); rt != nil {
+		rt.interruptExpired()
+	}
+}
+
+// arm starts the runtime's deadline timer for a call.
+func (rt *runtime) arm(d time.Duration) {
+	if rt.timer == nil {
+		a := &alarm{}
+		a.rt.Store(rt)
+		rt.alarm = a
+		rt.timer = time.AfterFunc(d, a.ring)
+		return
+	}
+	rt.timer.Reset(d)
+}
+
+// release is called on a runtime that is dropped, after its last call.
+func (rt *runtime) release() {
+	if rt.alarm != nil {
+		rt.alarm.rt.Store(nil)
+	}
+}
+
+// disarm stops the deadline timer; when it has fired already, it waits for
+// its interrupt to land, so that clearing the interrupt afterwards leaves the
+// runtime clean.
+func (rt *runtime) disarm() {
+	if !rt.timer.Stop() {
+		<-rt.expired
+	}
+}
+
+// interruptExpired is the deadline timer's function.
+func (rt *runtime) interruptExpired() {
+	rt.vm.Interrupt(interruption{})
+	rt.expired <- struct{}{}
+}
+
+// interruptCancelled runs when the caller's context ends during a call.
+func (rt *runtime) interruptCancelled() {
+	rt.vm.Interrupt(interruption{})
+	rt.cancelled <- struct{}{}
 }
 
 // newRuntime creates a runtime, installs the host globals and hardens it.
 func (e *Engine) newRuntime() (*runtime, error) {
 	vm := goja.New()
 	vm.SetMaxCallStackSize(e.opts.MaxCallStack)
-	rt := &runtime{e: e, vm: vm}
+	rt := &runtime{e: e, vm: vm, expired: make(chan struct{}, 1), cancelled: make(chan struct{}, 1)}
 	global := vm.GlobalObject()
 
 	console := vm.NewObject()
@@ -224,7 +304,21 @@ func (rt *runtime) getGlobal(i int, g Global) func(goja.FunctionCall) goja.Value
 		if v := c.globals[i]; v != nil {
 			return v
 		}
-		v, err := g.Value(c.ctx, rt.vm)
+		var v goja.Value
+		var err error
+		if pg, ok := g.(PreparedGlobal); ok {
+			if rt.prepared == nil {
+				rt.prepared = make([]func(context.Context) (goja.Value, error), len(rt.e.opts.Globals))
+			}
+			if rt.prepared[i] == nil {
+				rt.prepared[i], err = pg.Prepare(rt.vm)
+			}
+			if err == nil {
+				v, err = rt.prepared[i](c.context())
+			}
+		} else {
+			v, err = g.Value(c.context(), rt.vm)
+		}
 		if err != nil {
 			return rt.fail(fmt.Errorf("engine: global %s: %w", g.Name(), err))
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -108,8 +109,9 @@ func (rt *runtime) export(v goja.Value, file string) (any, error) {
 	var out any
 	var xerr *exportError
 	err := rt.protect(func() {
-		out, xerr = rt.exportValue(v, 0, map[*goja.Object]bool{})
+		out, xerr = rt.exportValue(v, 0, rt.visiting[:0])
 	})
+	clear(rt.visiting[:cap(rt.visiting)]) // keep no object of the call alive
 	if err != nil {
 		return nil, err // thrown by a getter or toJSON; mapped by the caller
 	}
@@ -124,7 +126,8 @@ func (rt *runtime) export(v goja.Value, file string) (any, error) {
 }
 
 // exportValue runs inside protect: a throwing getter or toJSON unwinds to it.
-func (rt *runtime) exportValue(v goja.Value, depth int, visiting map[*goja.Object]bool) (any, *exportError) {
+// visiting holds the objects being exported around v, outermost first (at most maxDepth).
+func (rt *runtime) exportValue(v goja.Value, depth int, visiting []*goja.Object) (any, *exportError) {
 	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
 		return nil, nil
 	}
@@ -157,7 +160,7 @@ func (rt *runtime) exportValue(v goja.Value, depth int, visiting map[*goja.Objec
 		}
 		return obj.Export(), nil // a Go value wrapped for the script
 	}
-	if visiting[obj] {
+	if slices.Contains(visiting, obj) {
 		return nil, &exportError{reason: "a cycle"}
 	}
 	if depth >= maxDepth {
@@ -168,13 +171,9 @@ func (rt *runtime) exportValue(v goja.Value, depth int, visiting map[*goja.Objec
 		if err != nil {
 			panic(err) // rethrown into protect
 		}
-		visiting[obj] = true
-		out, xerr := rt.exportValue(r, depth+1, visiting)
-		delete(visiting, obj)
-		return out, xerr
+		return rt.exportValue(r, depth+1, rt.visit(visiting, obj))
 	}
-	visiting[obj] = true
-	defer delete(visiting, obj)
+	visiting = rt.visit(visiting, obj)
 	switch class {
 	case "Array":
 		n := obj.Get("length").ToInteger()
@@ -209,6 +208,15 @@ func (rt *runtime) exportValue(v goja.Value, depth int, visiting map[*goja.Objec
 	default:
 		return nil, &exportError{reason: "a " + class}
 	}
+}
+
+// visit appends obj to visiting, keeping the runtime's buffer for the next export.
+func (rt *runtime) visit(visiting []*goja.Object, obj *goja.Object) []*goja.Object {
+	visiting = append(visiting, obj)
+	if cap(visiting) > cap(rt.visiting) {
+		rt.visiting = visiting[:0]
+	}
+	return visiting
 }
 
 // builtinKind names the JavaScript built-in objects that goja reports as

@@ -4,11 +4,15 @@ import (
 	"container/heap"
 	"container/list"
 	"context"
+	"encoding/json"
 	"hash/maphash"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 const shardCount = 64
@@ -25,6 +29,8 @@ type MemoryStore struct {
 	seed     maphash.Seed
 	shards   [shardCount]shard
 	licensed atomic.Int64
+
+	grants grants
 
 	maxGuests int
 	guestMu   sync.Mutex
@@ -51,14 +57,133 @@ type shard struct {
 	sets    map[string][]*memSet // entity sets by session ID (see memory_entitysets.go)
 }
 
-// entry is one stored session. Its heap fields are 32-bit so that an entry fits the
-// 256-byte allocation class (with int64s it took 288 bytes): at a million sessions that
-// is 32 MB.
+// entry is one stored session, in a compact form: at a million sessions every byte of it
+// is a megabyte. Times are Unix nanoseconds, the privilege and role lists are interned (most
+// sessions share a handful of them), the storage is a string, and the flags are bits; the
+// entry fits the 160-byte allocation class (a Session is 240 bytes).
 type entry struct {
-	s       Session
+	id, userName, fullName, userID, remoteAddr string
+
+	grant   *grant // privileges and roles; nil for none
+	storage string // Session.Storage; "" for nil
+	idle    time.Duration
+
+	created, lastAccess, expires int64 // see nanos
+
 	heapAt  uint32 // expiration second (rounded up, see expirySecond) the heap orders this entry by
 	heapIdx int32
+	flags   uint8
 	guest   *list.Element // position in the guest LRU; nil when not a guest
+}
+
+// Flags of an entry.
+const (
+	flagGuest uint8 = 1 << iota
+	flagAuthenticated
+	flagLicensed
+)
+
+func (e *entry) is(f uint8) bool { return e.flags&f != 0 }
+
+func (e *entry) setFlag(f uint8, on bool) {
+	if on {
+		e.flags |= f
+	} else {
+		e.flags &^= f
+	}
+}
+
+// set stores s in e (all but the licence, which only the store changes).
+func (e *entry) set(m *MemoryStore, s *Session) {
+	e.id, e.userName, e.fullName, e.userID, e.remoteAddr = s.ID, s.UserName, s.FullName, s.UserID, s.RemoteAddr
+	e.grant = m.grants.intern(s.Privileges, s.Roles)
+	e.storage = string(s.Storage)
+	e.idle = s.IdleTimeout
+	e.created, e.lastAccess, e.expires = nanos(s.Created), nanos(s.LastAccess), nanos(s.Expires)
+	e.setFlag(flagGuest, s.Guest)
+	e.setFlag(flagAuthenticated, s.Authenticated)
+}
+
+// session returns the session e holds. Its lists and storage share the store's memory,
+// which is never written in place (Session's rule).
+func (e *entry) session() *Session {
+	s := &Session{
+		ID: e.id, UserName: e.userName, FullName: e.fullName, UserID: e.userID, RemoteAddr: e.remoteAddr,
+		IdleTimeout: e.idle, Created: unnanos(e.created), LastAccess: unnanos(e.lastAccess), Expires: unnanos(e.expires),
+		Guest: e.is(flagGuest), Authenticated: e.is(flagAuthenticated), Licensed: e.is(flagLicensed),
+	}
+	if e.grant != nil {
+		s.Privileges, s.Roles = e.grant.privileges, e.grant.roles
+	}
+	if e.storage != "" {
+		s.Storage = json.RawMessage(unsafe.Slice(unsafe.StringData(e.storage), len(e.storage)))
+	}
+	return s
+}
+
+// expired reports whether the session is past its expiration at now (Session.Expired).
+func (e *entry) expired(now time.Time) bool { return nanos(now) >= e.expires }
+
+// noTime is the nanos of the zero time, which Unix nanoseconds cannot express.
+const noTime = math.MinInt64
+
+// nanos is t in Unix nanoseconds (the monotonic reading and the location are not kept, as
+// in any store that serialises sessions).
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return noTime
+	}
+	return t.UnixNano()
+}
+
+func unnanos(n int64) time.Time {
+	if n == noTime {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// grant is an interned pair of privilege and role lists.
+type grant struct{ privileges, roles []string }
+
+// maxGrants bounds the interned lists: past it, new pairs are kept per session.
+const maxGrants = 4096
+
+// grants interns privilege and role lists.
+type grants struct {
+	mu sync.Mutex
+	m  map[string]*grant
+}
+
+// intern returns the shared grant of privileges and roles (nil when both are empty).
+func (g *grants) intern(privileges, roles []string) *grant {
+	if len(privileges) == 0 && len(roles) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for _, p := range privileges {
+		b.WriteString(p)
+		b.WriteByte(0)
+	}
+	b.WriteByte(1)
+	for _, r := range roles {
+		b.WriteString(r)
+		b.WriteByte(0)
+	}
+	key := b.String()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if gr := g.m[key]; gr != nil {
+		return gr
+	}
+	gr := &grant{privileges: slices.Clip(slices.Clone(privileges)), roles: slices.Clip(slices.Clone(roles))}
+	if g.m == nil {
+		g.m = map[string]*grant{}
+	}
+	if len(g.m) < maxGrants {
+		g.m[key] = gr
+	}
+	return gr
 }
 
 // licensedID is the guest list's value for a guest that holds a licence; a plain string is
@@ -83,15 +208,18 @@ func guestID(el *list.Element) string {
 	return el.Value.(string)
 }
 
-// expirySecond is t as a heap key: Unix seconds rounded up, so that an entry the sweeper
-// reaches (heapAt <= the current second, rounded down) has really expired unless it was
-// touched; clamped to the uint32 range (until 2106).
-func expirySecond(t time.Time) uint32 {
-	sec := t.Unix()
-	if t.Nanosecond() > 0 {
+// expirySecond is an expiration (see nanos) as a heap key: Unix seconds rounded up, so that
+// an entry the sweeper reaches (heapAt <= the current second, rounded down) has really
+// expired unless it was touched; clamped to the uint32 range (until 2106).
+func expirySecond(n int64) uint32 {
+	if n <= 0 {
+		return 0
+	}
+	sec := n / 1e9
+	if n%1e9 > 0 {
 		sec++
 	}
-	return uint32(min(max(sec, 0), math.MaxUint32))
+	return uint32(min(sec, math.MaxUint32))
 }
 
 type counter struct {
@@ -143,8 +271,9 @@ func (m *MemoryStore) Create(_ context.Context, s *Session, licence bool, max in
 	if licence && !m.takeLicence(max) {
 		return ErrLicenceExhausted
 	}
-	e := &entry{s: *s.Clone()}
-	e.s.Licensed = licence
+	e := &entry{}
+	e.set(m, s)
+	e.setFlag(flagLicensed, licence)
 	sh := m.shardOf(s.ID)
 	sh.mu.Lock()
 	if _, dup := sh.entries[s.ID]; dup {
@@ -156,14 +285,15 @@ func (m *MemoryStore) Create(_ context.Context, s *Session, licence bool, max in
 	}
 	sh.entries[s.ID] = e
 	sh.place(e)
-	if e.s.Guest {
+	guest := e.is(flagGuest)
+	if guest {
 		m.guestMu.Lock()
 		e.guest = m.guests.PushFront(guestValue(s.ID, licence))
 		m.guestMu.Unlock()
 	}
 	sh.mu.Unlock()
 	s.Licensed = licence
-	if e.s.Guest {
+	if guest {
 		m.evictGuests()
 	}
 	return nil
@@ -198,7 +328,7 @@ func (m *MemoryStore) lookup(sh *shard, id string, now time.Time) *entry {
 	if !ok {
 		return nil
 	}
-	if e.s.Expired(now) {
+	if e.expired(now) {
 		m.remove(sh, e)
 		return nil
 	}
@@ -207,15 +337,15 @@ func (m *MemoryStore) lookup(sh *shard, id string, now time.Time) *entry {
 
 // remove deletes e from its shard, the guest list and the licence count. sh.mu must be held.
 func (m *MemoryStore) remove(sh *shard, e *entry) {
-	delete(sh.entries, e.s.ID)
-	delete(sh.sets, e.s.ID)
-	m.dropLocks(e.s.ID)
+	delete(sh.entries, e.id)
+	delete(sh.sets, e.id)
+	m.dropLocks(e.id)
 	if e.heapIdx >= 0 {
 		heap.Remove(&sh.expiry, int(e.heapIdx))
 	}
 	m.dropGuest(e)
-	if e.s.Licensed {
-		e.s.Licensed = false
+	if e.is(flagLicensed) {
+		e.setFlag(flagLicensed, false)
 		m.licensed.Add(-1)
 	}
 }
@@ -239,15 +369,14 @@ func (m *MemoryStore) Touch(_ context.Context, id string, now time.Time) (*Sessi
 	if e == nil {
 		return nil, ErrNotFound
 	}
-	e.s.LastAccess = now
-	e.s.Expires = now.Add(e.s.IdleTimeout)
+	e.lastAccess = nanos(now)
+	e.expires = nanos(now.Add(e.idle))
 	if e.guest != nil {
 		m.guestMu.Lock()
 		m.guests.MoveToFront(e.guest)
 		m.guestMu.Unlock()
 	}
-	s := e.s
-	return &s, nil
+	return e.session(), nil
 }
 
 // Get implements Store.
@@ -259,8 +388,7 @@ func (m *MemoryStore) Get(_ context.Context, id string, now time.Time) (*Session
 	if e == nil {
 		return nil, ErrNotFound
 	}
-	s := e.s
-	return &s, nil
+	return e.session(), nil
 }
 
 // Update implements Store.
@@ -272,20 +400,19 @@ func (m *MemoryStore) Update(_ context.Context, id string, now time.Time, fn fun
 	if e == nil {
 		return nil, ErrNotFound
 	}
-	c := e.s.Clone()
+	c := e.session().Clone()
 	if err := fn(c); err != nil {
 		return nil, err
 	}
-	c.ID, c.Licensed = e.s.ID, e.s.Licensed
-	c.Guest = c.Guest && e.s.Guest // a session never becomes a guest again
+	c.ID, c.Licensed = e.id, e.is(flagLicensed)
+	c.Guest = c.Guest && e.is(flagGuest) // a session never becomes a guest again
 	c.Expires = c.LastAccess.Add(c.IdleTimeout)
-	e.s = *c
+	e.set(m, c)
 	if !c.Guest {
 		m.dropGuest(e)
 	}
 	sh.place(e) // the expiration may have moved earlier
-	out := e.s
-	return &out, nil
+	return e.session(), nil
 }
 
 // TakeLicence implements Store.
@@ -297,13 +424,13 @@ func (m *MemoryStore) TakeLicence(_ context.Context, id string, max int) error {
 	if !ok {
 		return ErrNotFound
 	}
-	if e.s.Licensed {
+	if e.is(flagLicensed) {
 		return nil
 	}
 	if !m.takeLicence(max) {
 		return ErrLicenceExhausted
 	}
-	e.s.Licensed = true
+	e.setFlag(flagLicensed, true)
 	if e.guest != nil {
 		m.guestMu.Lock()
 		e.guest.Value = guestValue(id, true)
@@ -339,15 +466,15 @@ func (m *MemoryStore) ReclaimGuestLicence(_ context.Context, _ time.Time) (*Sess
 		// is not (touched, granted, rotated or closed meanwhile), choose again.
 		sh := m.shardOf(id)
 		sh.mu.Lock()
-		if e, ok := sh.entries[id]; ok && e.guest == el && e.s.Guest && e.s.Licensed {
+		if e, ok := sh.entries[id]; ok && e.guest == el && e.is(flagGuest) && e.is(flagLicensed) {
 			m.guestMu.Lock()
 			still := m.lruLicensedGuest() == el
 			m.guestMu.Unlock()
 			if still {
-				s := e.s
+				s := e.session()
 				m.remove(sh, e)
 				sh.mu.Unlock()
-				return &s, nil
+				return s, nil
 			}
 		}
 		sh.mu.Unlock()
@@ -391,7 +518,7 @@ func (m *MemoryStore) Rotate(_ context.Context, oldID, newID string, now time.Ti
 	}
 	delete(a.entries, oldID)
 	heap.Remove(&a.expiry, int(e.heapIdx))
-	e.s.ID = newID
+	e.id = newID
 	b.entries[newID] = e
 	m.moveLocks(oldID, newID)
 	if sets, ok := a.sets[oldID]; ok {
@@ -404,11 +531,10 @@ func (m *MemoryStore) Rotate(_ context.Context, oldID, newID string, now time.Ti
 	b.place(e)
 	if e.guest != nil {
 		m.guestMu.Lock()
-		e.guest.Value = guestValue(newID, e.s.Licensed)
+		e.guest.Value = guestValue(newID, e.is(flagLicensed))
 		m.guestMu.Unlock()
 	}
-	s := e.s
-	return &s, nil
+	return e.session(), nil
 }
 
 // Delete implements Store.
@@ -420,9 +546,9 @@ func (m *MemoryStore) Delete(_ context.Context, id string) (*Session, error) {
 	if !ok {
 		return nil, ErrNotFound
 	}
-	s := e.s
+	s := e.session()
 	m.remove(sh, e)
-	return &s, nil
+	return s, nil
 }
 
 // Sweep implements Store.
@@ -434,12 +560,12 @@ func (m *MemoryStore) Sweep(_ context.Context, now time.Time) (int, error) {
 		sh.mu.Lock()
 		for len(sh.expiry) > 0 && sh.expiry[0].heapAt <= at {
 			e := sh.expiry[0]
-			if e.s.Expired(now) {
+			if e.expired(now) {
 				m.remove(sh, e)
 				removed++
 				continue
 			}
-			next := expirySecond(e.s.Expires)
+			next := expirySecond(e.expires)
 			if next <= at {
 				break // only past 2106, when keys saturate: stop rather than spin
 			}
@@ -487,13 +613,13 @@ func (m *MemoryStore) Range(_ context.Context, fn func(*Session) bool) error {
 	for i := range m.shards {
 		sh := &m.shards[i]
 		sh.mu.Lock()
-		batch := make([]Session, 0, len(sh.entries))
+		batch := make([]*Session, 0, len(sh.entries))
 		for _, e := range sh.entries {
-			batch = append(batch, e.s)
+			batch = append(batch, e.session())
 		}
 		sh.mu.Unlock()
 		for j := range batch {
-			if !fn(&batch[j]) {
+			if !fn(batch[j]) {
 				return nil
 			}
 		}
@@ -573,7 +699,7 @@ func (m *MemoryStore) Close() error {
 
 // place puts e in the expiry heap at its current expiration (or moves it there).
 func (sh *shard) place(e *entry) {
-	e.heapAt = expirySecond(e.s.Expires)
+	e.heapAt = expirySecond(e.expires)
 	if e.heapIdx >= 0 && int(e.heapIdx) < len(sh.expiry) && sh.expiry[e.heapIdx] == e {
 		heap.Fix(&sh.expiry, int(e.heapIdx))
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -396,5 +397,52 @@ func TestNewIDForm(t *testing.T) {
 		if ValidID(bad) {
 			t.Errorf("ValidID(%q) = true", bad)
 		}
+	}
+}
+
+// TestInternedListsStayPerSession: sessions with the same privileges and roles share one
+// copy of the lists, yet what the caller does to its slices, or an update of one session,
+// never shows in another.
+func TestInternedListsStayPerSession(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	st := NewMemoryStore(0)
+	privs, roles := []string{"vip", "reader"}, []string{"Sales"}
+	for i := range 2 {
+		s := &Session{ID: benchID(i), Privileges: privs, Roles: roles, IdleTimeout: time.Hour,
+			Created: now, LastAccess: now, Expires: now.Add(time.Hour)}
+		if err := st.Create(ctx, s, false, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	privs[0] = "changed by the caller"
+	a, _ := st.Get(ctx, benchID(0), now)
+	b, _ := st.Get(ctx, benchID(1), now)
+	if &a.Privileges[0] != &b.Privileges[0] || &a.Roles[0] != &b.Roles[0] {
+		t.Error("equal lists are not shared")
+	}
+	if _, err := st.Update(ctx, benchID(0), now, func(s *Session) error {
+		s.Privileges[1] = "writer" // a clone: the update's own
+		s.Roles = append(s.Roles, "Admin")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ = st.Get(ctx, benchID(0), now)
+	b, _ = st.Get(ctx, benchID(1), now)
+	if got, want := a.Privileges, []string{"vip", "writer"}; !slices.Equal(got, want) {
+		t.Errorf("updated session: privileges %v, want %v", got, want)
+	}
+	if got, want := a.Roles, []string{"Sales", "Admin"}; !slices.Equal(got, want) {
+		t.Errorf("updated session: roles %v, want %v", got, want)
+	}
+	if got, want := b.Privileges, []string{"vip", "reader"}; !slices.Equal(got, want) {
+		t.Errorf("other session: privileges %v, want %v", got, want)
+	}
+	if got, want := b.Roles, []string{"Sales"}; !slices.Equal(got, want) {
+		t.Errorf("other session: roles %v, want %v", got, want)
+	}
+	if !a.Created.Equal(now) || !a.Expires.Equal(now.Add(time.Hour)) {
+		t.Errorf("times: created %v expires %v, want %v and %v", a.Created, a.Expires, now, now.Add(time.Hour))
 	}
 }

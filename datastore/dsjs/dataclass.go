@@ -28,13 +28,12 @@ func (x *dataClass) Delete(key string) bool {
 	return false
 }
 
-func (c *call) classMethods() []method {
-	return []method{
-		{"query", c.classQuery},
-		{"all", c.classAll},
-		{"get", c.classGet},
-		{"new", c.classNew},
-	}
+// classMethods are the methods of the prototype, called with the call of the object (this).
+var classMethods = []method{
+	{"query", (*call).classQuery},
+	{"all", (*call).classAll},
+	{"get", (*call).classGet},
+	{"new", (*call).classNew},
 }
 
 // thisClass returns the dataclass a method was called on, or throws.

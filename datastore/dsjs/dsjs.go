@@ -30,37 +30,62 @@ func (g *Global) Name() string { return "ds" }
 
 // Value builds the ds object of one script call. It must be called on the call's goroutine;
 // ctx (the request's context) is passed to every database call the script makes. The model is
-// read once here, so a call sees one model even if it is reloaded meanwhile.
+// read once here, so a call sees one model even if it is reloaded meanwhile. The engine calls
+// Prepare instead, once per runtime; Value prepares the runtime every time.
 func (g *Global) Value(ctx context.Context, vm *goja.Runtime) (goja.Value, error) {
+	value, err := g.Prepare(vm)
+	if err != nil {
+		return nil, err
+	}
+	return value(ctx)
+}
+
+// Prepare builds what every ds object of a runtime shares (the prototypes and their native
+// methods, frozen) and returns the function that makes the ds object of each call. It
+// satisfies engine.PreparedGlobal.
+func (g *Global) Prepare(vm *goja.Runtime) (func(context.Context) (goja.Value, error), error) {
 	if g == nil || g.db == nil {
 		return nil, ErrNoDatabase
 	}
-	c := &call{ctx: ctx, db: g.db, vm: vm, model: g.db.Model(), classes: map[string]goja.Value{}}
-	if err := c.init(); err != nil {
+	p := &prepared{vm: vm}
+	if err := p.init(); err != nil {
 		return nil, fmt.Errorf("dsjs: %w", err)
 	}
-	return vm.NewDynamicObject(&datastoreObject{c: c}), nil
+	db := g.db
+	return func(ctx context.Context) (goja.Value, error) {
+		c := &call{prepared: p, ctx: ctx, db: db, model: db.Model()}
+		return vm.NewDynamicObject(&datastoreObject{c: c}), nil
+	}, nil
 }
 
-// call is the state shared by every object of one script call: the prototypes (whose methods
-// are created once per call and shared by all objects) and the few built-ins the conversions
-// need. Objects of one call are never used by another.
-type call struct {
-	ctx   context.Context
-	db    *datastore.DB
-	vm    *goja.Runtime
-	model *datastore.Model
-
-	classes                              map[string]goja.Value // ds.X objects made so far
+// prepared is what the calls on one runtime share: the prototypes, whose native methods find
+// the call they serve through the object they are called on (never through a variable that
+// one call could leave to the next), and the few built-ins the conversions need. The
+// prototypes and methods are frozen: a script cannot leave anything on them.
+type prepared struct {
+	vm                                   *goja.Runtime
 	classProto, selectionProto, entProto *goja.Object
 	dateCtor, errorCtor                  goja.Value
 	stringify, parse                     goja.Callable
+	none                                 *call // for a method called on something else
 }
 
-func (c *call) init() error {
-	vm := c.vm
-	c.dateCtor, c.errorCtor = vm.Get("Date"), vm.Get("Error")
-	if c.dateCtor == nil || c.errorCtor == nil {
+// call is the state shared by every object of one script call. Objects of one call are never
+// used by another.
+type call struct {
+	*prepared
+	ctx   context.Context
+	db    *datastore.DB
+	model *datastore.Model
+
+	classes map[string]goja.Value // ds.X objects made so far
+}
+
+func (p *prepared) init() error {
+	vm := p.vm
+	p.none = &call{prepared: p}
+	p.dateCtor, p.errorCtor = vm.Get("Date"), vm.Get("Error")
+	if p.dateCtor == nil || p.errorCtor == nil {
 		return errors.New("the runtime has no Date or Error")
 	}
 	jsonObj, ok := vm.Get("JSON").(*goja.Object)
@@ -68,51 +93,89 @@ func (c *call) init() error {
 		return errors.New("the runtime has no JSON")
 	}
 	var ok1, ok2 bool
-	c.stringify, ok1 = goja.AssertFunction(jsonObj.Get("stringify"))
-	c.parse, ok2 = goja.AssertFunction(jsonObj.Get("parse"))
+	p.stringify, ok1 = goja.AssertFunction(jsonObj.Get("stringify"))
+	p.parse, ok2 = goja.AssertFunction(jsonObj.Get("parse"))
 	if !ok1 || !ok2 {
 		return errors.New("the runtime has no JSON.stringify or JSON.parse")
 	}
+	objectCtor, ok := vm.Get("Object").(*goja.Object)
+	if !ok {
+		return errors.New("the runtime has no Object")
+	}
+	freeze, ok := goja.AssertFunction(objectCtor.Get("freeze"))
+	if !ok {
+		return errors.New("the runtime has no Object.freeze")
+	}
 	var err error
-	if c.classProto, err = c.newProto(c.classMethods()); err != nil {
+	if p.classProto, err = p.newProto(classMethods); err != nil {
 		return err
 	}
-	if c.selectionProto, err = c.newProto(c.selectionMethods()); err != nil {
+	if p.selectionProto, err = p.newProto(selectionMethods); err != nil {
 		return err
 	}
-	if err := c.selectionProto.DefineDataProperty("isSelection", vm.ToValue(true), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE); err != nil {
+	if err := p.selectionProto.DefineDataProperty("isSelection", vm.ToValue(true), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE); err != nil {
 		return err
 	}
-	iterator := c.function("[Symbol.iterator]", c.selectionIterator)
-	if err := c.selectionProto.DefineDataPropertySymbol(goja.SymIterator, iterator, goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE); err != nil {
+	iterator := p.method("[Symbol.iterator]", (*call).selectionIterator)
+	if err := p.selectionProto.DefineDataPropertySymbol(goja.SymIterator, iterator, goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE); err != nil {
 		return err
 	}
-	c.entProto, err = c.newProto(c.entityMethods())
+	if p.entProto, err = p.newProto(entityMethods); err != nil {
+		return err
+	}
+	for _, proto := range []*goja.Object{p.classProto, p.selectionProto, p.entProto} {
+		for _, key := range proto.GetOwnPropertyNames() {
+			if _, err := freeze(goja.Undefined(), proto.Get(key)); err != nil {
+				return err
+			}
+		}
+		if _, err := freeze(goja.Undefined(), proto); err != nil {
+			return err
+		}
+	}
+	_, err = freeze(goja.Undefined(), iterator)
 	return err
 }
 
 // method is a function installed on a prototype.
 type method struct {
 	name string
-	fn   func(goja.FunctionCall) goja.Value
+	fn   func(*call, goja.FunctionCall) goja.Value
 }
 
 // newProto makes a prototype holding methods that are read-only and not enumerable, so that
 // Object.keys and JSON see only data.
-func (c *call) newProto(methods []method) (*goja.Object, error) {
-	proto := c.vm.NewObject()
+func (p *prepared) newProto(methods []method) (*goja.Object, error) {
+	proto := p.vm.NewObject()
 	for _, m := range methods {
-		if err := proto.DefineDataProperty(m.name, c.function(m.name, m.fn), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE); err != nil {
+		if err := proto.DefineDataProperty(m.name, p.method(m.name, m.fn), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE); err != nil {
 			return nil, err
 		}
 	}
 	return proto, nil
 }
 
+// method makes the native function of a method: it runs for the call of the object it is
+// called on (this); on anything else, the method throws its TypeError.
+func (p *prepared) method(name string, fn func(*call, goja.FunctionCall) goja.Value) *goja.Object {
+	return p.function(name, func(fc goja.FunctionCall) goja.Value {
+		c := p.none
+		switch x := fc.This.Export().(type) {
+		case *dataClass:
+			c = x.c
+		case *selection:
+			c = x.c
+		case *entity:
+			c = x.c
+		}
+		return fn(c, fc)
+	})
+}
+
 // function makes a native function with a name (goja would show the Go function's).
-func (c *call) function(name string, fn func(goja.FunctionCall) goja.Value) *goja.Object {
-	f := c.vm.ToValue(fn).(*goja.Object)
-	_ = f.DefineDataProperty("name", c.vm.ToValue(name), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+func (p *prepared) function(name string, fn func(goja.FunctionCall) goja.Value) *goja.Object {
+	f := p.vm.ToValue(fn).(*goja.Object)
+	_ = f.DefineDataProperty("name", p.vm.ToValue(name), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 	return f
 }
 
@@ -174,6 +237,9 @@ func (d *datastoreObject) Get(key string) goja.Value {
 		return nil
 	}
 	v := c.wrap(&dataClass{c: c, dc: dc}, c.classProto)
+	if c.classes == nil {
+		c.classes = map[string]goja.Value{}
+	}
 	c.classes[key] = v
 	return v
 }

@@ -257,16 +257,15 @@ func (x *entity) sync() {
 	}
 }
 
-func (c *call) entityMethods() []method {
-	return []method{
-		{"save", c.entitySave},
-		{"drop", c.entityDrop},
-		{"toObject", c.entityToObject},
-		{"toJSON", c.entityToObject},
-		{"getKey", c.entityGetKey},
-		{"getStamp", c.entityGetStamp},
-		{"isNew", c.entityIsNew},
-	}
+// entityMethods are the methods of the prototype, called with the call of the object (this).
+var entityMethods = []method{
+	{"save", (*call).entitySave},
+	{"drop", (*call).entityDrop},
+	{"toObject", (*call).entityToObject},
+	{"toJSON", (*call).entityToObject},
+	{"getKey", (*call).entityGetKey},
+	{"getStamp", (*call).entityGetStamp},
+	{"isNew", (*call).entityIsNew},
 }
 
 // thisEntity returns the entity a method was called on, or throws.

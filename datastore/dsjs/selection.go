@@ -41,8 +41,9 @@ func (s *selection) op(member string) string {
 }
 
 // fetch reads the entities [from, from+n) of the selection; n 0 means up to its end. The
-// datastore caps one read at its MaxTop (10 000 by default).
-func (s *selection) fetch(ctx context.Context, from, n int) (*datastore.Selection, error) {
+// datastore caps one read at its MaxTop (10 000 by default). Count is set only when counted
+// is true: first() and sel[i] need no COUNT(*) of every match.
+func (s *selection) fetch(ctx context.Context, from, n int, counted bool) (*datastore.Selection, error) {
 	limit, bounded := 0, false
 	if s.limit > 0 {
 		limit, bounded = s.limit-from, true
@@ -53,7 +54,7 @@ func (s *selection) fetch(ctx context.Context, from, n int) (*datastore.Selectio
 	if s.empty || bounded && limit <= 0 {
 		return &datastore.Selection{DataClass: s.dc, Entities: []*datastore.Entity{}}, nil
 	}
-	q := datastore.Query{Filter: s.filter, Params: s.params, OrderBy: s.orderBy, Skip: s.skip + from, Limit: limit}
+	q := datastore.Query{Filter: s.filter, Params: s.params, OrderBy: s.orderBy, Skip: s.skip + from, Limit: limit, NoCount: !counted}
 	if s.owner != nil {
 		return s.c.db.RelatedEntities(ctx, s.owner, s.attr, q)
 	}
@@ -98,7 +99,7 @@ func (s *selection) count(ctx context.Context) (int, error) {
 // datastore allows) for the REST layer, which answers a function returning a selection in
 // 4D's shape. Count is the selection's length and First 0: the window is the selection.
 func (s *selection) DatastoreSelection(ctx context.Context, limit int) (*datastore.Selection, error) {
-	sel, err := s.fetch(ctx, 0, max(limit, 0))
+	sel, err := s.fetch(ctx, 0, max(limit, 0), true)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +139,7 @@ func (s *selection) Get(key string) goja.Value {
 		return nil
 	}
 	c.check(s.op("[" + key + "]"))
-	sel, err := s.fetch(c.ctx, i, 1)
+	sel, err := s.fetch(c.ctx, i, 1, false)
 	if err != nil {
 		panic(c.dbError(s.op("["+key+"]"), err))
 	}
@@ -184,7 +185,7 @@ func (s *selection) length() int {
 func (s *selection) entities(member string) []*datastore.Entity {
 	c := s.c
 	c.check(s.op(member))
-	sel, err := s.fetch(c.ctx, 0, 0)
+	sel, err := s.fetch(c.ctx, 0, 0, false)
 	if err != nil {
 		panic(c.dbError(s.op(member), err))
 	}
@@ -200,14 +201,13 @@ func arrayIndex(key string) (int, bool) {
 	return i, true
 }
 
-func (c *call) selectionMethods() []method {
-	return []method{
-		{"first", c.selectionFirst},
-		{"orderBy", c.selectionOrderBy},
-		{"slice", c.selectionSlice},
-		{"toArray", c.selectionToArray},
-		{"toJSON", c.selectionToJSON},
-	}
+// selectionMethods are the methods of the prototype, called with the call of the object (this).
+var selectionMethods = []method{
+	{"first", (*call).selectionFirst},
+	{"orderBy", (*call).selectionOrderBy},
+	{"slice", (*call).selectionSlice},
+	{"toArray", (*call).selectionToArray},
+	{"toJSON", (*call).selectionToJSON},
 }
 
 // thisSelection returns the selection a method was called on, or throws.
@@ -222,7 +222,7 @@ func (c *call) thisSelection(fc goja.FunctionCall, name string) *selection {
 func (c *call) selectionFirst(fc goja.FunctionCall) goja.Value {
 	s := c.thisSelection(fc, "first")
 	c.check(s.op("first()"))
-	sel, err := s.fetch(c.ctx, 0, 1)
+	sel, err := s.fetch(c.ctx, 0, 1, false)
 	if err != nil {
 		panic(c.dbError(s.op("first()"), err))
 	}
