@@ -3,6 +3,7 @@ package datastore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"strings"
@@ -219,4 +220,93 @@ func indexStatements(d dialect, dc *DataClass) []string {
 		}
 	}
 	return out
+}
+
+// encodeValue converts a canonical value of type typ (see values.go) to what a column
+// stores. Every dialect stores values alike but for booleans (boolean gives the column's
+// form) and, where the backend restricts text, a check of strings (text; nil: none).
+func encodeValue(typ string, v any, boolean func(bool) any, text func(string) error) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch typ {
+	case TypeBool:
+		if b, ok := v.(bool); ok {
+			return boolean(b), nil
+		}
+	case TypeDate:
+		if t, ok := v.(time.Time); ok {
+			return encodeTimeText(t), nil
+		}
+	case TypeObject:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		return string(b), nil
+	case TypeString, TypeUUID:
+		if s, ok := v.(string); ok {
+			if text != nil {
+				if err := text(s); err != nil {
+					return nil, err
+				}
+			}
+			return s, nil
+		}
+	case TypeLong:
+		switch n := v.(type) {
+		case int64:
+			return n, nil
+		case float64: // a query operand such as 1.5, compared with a long (see bindCast)
+			return n, nil
+		}
+	case TypeNumber:
+		if f, ok := v.(float64); ok {
+			return f, nil
+		}
+	}
+	return nil, fmt.Errorf("datastore: %v (%T) is not a canonical %s value", v, v, typ)
+}
+
+// decodeValue converts a column value back to the canonical value of type typ; boolean
+// reads the column's form of a boolean.
+func decodeValue(typ string, v any, boolean func(any) (bool, bool)) (any, error) {
+	if b, ok := v.([]byte); ok {
+		v = string(b)
+	}
+	if v == nil {
+		return nil, nil
+	}
+	switch typ {
+	case TypeString, TypeUUID:
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+	case TypeLong:
+		if n, ok := toInt64(v); ok {
+			return n, nil
+		}
+	case TypeNumber:
+		if f, ok := toFloat(v); ok {
+			return f, nil
+		}
+	case TypeBool:
+		if b, ok := boolean(v); ok {
+			return b, nil
+		}
+	case TypeDate:
+		if s, ok := v.(string); ok {
+			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+				return t.UTC(), nil
+			}
+		}
+	case TypeObject:
+		if s, ok := v.(string); ok {
+			var out any
+			if err := json.Unmarshal([]byte(s), &out); err == nil {
+				return out, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("datastore: stored value %v does not fit type %s", v, typ)
 }

@@ -3,7 +3,6 @@ package datastore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -303,88 +302,25 @@ func (pgDialect) classify(err error) error {
 	return err
 }
 
+// encode converts a canonical value to what the column stores: as every dialect does, and
+// refusing the NUL character, which PostgreSQL text cannot hold.
 func (pgDialect) encode(typ string, v any) (any, error) {
-	if v == nil {
-		return nil, nil
-	}
-	switch typ {
-	case TypeBool:
-		if b, ok := v.(bool); ok {
-			return b, nil
+	return encodeValue(typ, v, func(b bool) any { return b }, func(s string) error {
+		if strings.IndexByte(s, 0) >= 0 {
+			return errors.New("datastore: PostgreSQL text cannot hold the NUL character")
 		}
-	case TypeDate:
-		if t, ok := v.(time.Time); ok {
-			return encodeTimeText(t), nil
-		}
-	case TypeObject:
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, err
-		}
-		return string(b), nil
-	case TypeString, TypeUUID:
-		if s, ok := v.(string); ok {
-			if strings.IndexByte(s, 0) >= 0 {
-				return nil, errors.New("datastore: PostgreSQL text cannot hold the NUL character")
-			}
-			return s, nil
-		}
-	case TypeLong:
-		switch n := v.(type) {
-		case int64:
-			return n, nil
-		case float64: // a query operand such as 1.5, compared with a long (see bindCast)
-			return n, nil
-		}
-	case TypeNumber:
-		if f, ok := v.(float64); ok {
-			return f, nil
-		}
-	}
-	return nil, fmt.Errorf("datastore: %v (%T) is not a canonical %s value", v, v, typ)
+		return nil
+	})
 }
 
 func (pgDialect) encodeTime(t time.Time) string { return encodeTimeText(t) }
 
 func (pgDialect) decodeTime(v any) (time.Time, error) { return decodeTimeText(v) }
 
+// decode converts a column value back to the canonical value of type typ.
 func (pgDialect) decode(typ string, v any) (any, error) {
-	if b, ok := v.([]byte); ok {
-		v = string(b)
-	}
-	if v == nil {
-		return nil, nil
-	}
-	switch typ {
-	case TypeString, TypeUUID:
-		if s, ok := v.(string); ok {
-			return s, nil
-		}
-	case TypeLong:
-		if n, ok := toInt64(v); ok {
-			return n, nil
-		}
-	case TypeNumber:
-		if f, ok := toFloat(v); ok {
-			return f, nil
-		}
-	case TypeBool:
-		if b, ok := v.(bool); ok {
-			return b, nil
-		}
-	case TypeDate:
-		if s, ok := v.(string); ok {
-			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-				return t.UTC(), nil
-			}
-		}
-	case TypeObject:
-		if s, ok := v.(string); ok {
-			var out any
-			if err := json.Unmarshal([]byte(s), &out); err == nil {
-				return out, nil
-			}
-		}
-	}
-	return nil, fmt.Errorf("datastore: stored value %v does not fit type %s", v, typ)
+	return decodeValue(typ, v, func(v any) (bool, bool) {
+		b, ok := v.(bool)
+		return b, ok
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -361,46 +360,15 @@ func (sqliteDialect) isDuplicateKey(err error) bool {
 	return c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || c == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }
 
-// encode converts a canonical value of type typ (see values.go) to what the column stores.
+// encode converts a canonical value of type typ (see values.go) to what the column stores:
+// booleans as integers, the rest as every dialect stores them.
 func (sqliteDialect) encode(typ string, v any) (any, error) {
-	if v == nil {
-		return nil, nil
-	}
-	switch typ {
-	case TypeBool:
-		if b, ok := v.(bool); ok {
-			if b {
-				return int64(1), nil
-			}
-			return int64(0), nil
+	return encodeValue(typ, v, func(b bool) any {
+		if b {
+			return int64(1)
 		}
-	case TypeDate:
-		if t, ok := v.(time.Time); ok {
-			return t.UTC().Format(timeLayout), nil
-		}
-	case TypeObject:
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, err
-		}
-		return string(b), nil
-	case TypeString, TypeUUID:
-		if s, ok := v.(string); ok {
-			return s, nil
-		}
-	case TypeLong:
-		switch n := v.(type) {
-		case int64:
-			return n, nil
-		case float64: // a query operand such as 1.5, compared with a long
-			return n, nil
-		}
-	case TypeNumber:
-		if f, ok := v.(float64); ok {
-			return f, nil
-		}
-	}
-	return nil, fmt.Errorf("datastore: %v (%T) is not a canonical %s value", v, v, typ)
+		return int64(0)
+	}, nil)
 }
 
 // encodeTime is the stored form of __timestamp.
@@ -411,44 +379,10 @@ func (sqliteDialect) decodeTime(v any) (time.Time, error) { return decodeTimeTex
 
 // decode converts a column value back to the canonical value of type typ.
 func (sqliteDialect) decode(typ string, v any) (any, error) {
-	if b, ok := v.([]byte); ok {
-		v = string(b)
-	}
-	if v == nil {
-		return nil, nil
-	}
-	switch typ {
-	case TypeString, TypeUUID:
-		if s, ok := v.(string); ok {
-			return s, nil
-		}
-	case TypeLong:
-		if n, ok := toInt64(v); ok {
-			return n, nil
-		}
-	case TypeNumber:
-		if f, ok := toFloat(v); ok {
-			return f, nil
-		}
-	case TypeBool:
-		if n, ok := toInt64(v); ok {
-			return n != 0, nil
-		}
-	case TypeDate:
-		if s, ok := v.(string); ok {
-			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-				return t.UTC(), nil
-			}
-		}
-	case TypeObject:
-		if s, ok := v.(string); ok {
-			var out any
-			if err := json.Unmarshal([]byte(s), &out); err == nil {
-				return out, nil
-			}
-		}
-	}
-	return nil, fmt.Errorf("datastore: stored value %v does not fit type %s", v, typ)
+	return decodeValue(typ, v, func(v any) (bool, bool) {
+		n, ok := toInt64(v)
+		return n != 0, ok
+	})
 }
 
 // classify gives the errors of SQLite that a caller can act on their kind: the database
