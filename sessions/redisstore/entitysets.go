@@ -114,11 +114,15 @@ func (s *Store) ListEntitySets(ctx context.Context, sid string, _ time.Time) ([]
 
 // EntitySetCount returns how many entity-set keys the store holds under its prefix
 // (tests: sets never outlive their sessions).
-func (s *Store) EntitySetCount() int {
+func (s *Store) EntitySetCount() int { return s.countKeys(s.p+"es:*", s.p+"ek:*") }
+
+// countKeys counts the keys matching any of patterns (SCAN: never blocks Redis), -1 on error.
+// It is for tests and diagnostics, not for a request's path.
+func (s *Store) countKeys(patterns ...string) int {
 	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
 	n := 0
-	for _, pat := range []string{s.p + "es:*", s.p + "ek:*"} {
+	for _, pat := range patterns {
 		var cursor uint64
 		for {
 			e, err := s.c.Do(ctx, s.c.B().Scan().Cursor(cursor).Match(pat).Count(1000).Build()).AsScanEntry()

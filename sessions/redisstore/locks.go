@@ -32,23 +32,4 @@ func (s *Store) LockedByOther(ctx context.Context, sid, resource string, _ time.
 
 // LockCount returns how many entity locks the store holds under its prefix (tests: locks
 // never outlive their sessions).
-func (s *Store) LockCount() int {
-	ctx, cancel := s.ctx(context.Background())
-	defer cancel()
-	n := 0
-	for _, pat := range []string{s.p + "lk:*", s.p + "ls:*"} {
-		var cursor uint64
-		for {
-			e, err := s.c.Do(ctx, s.c.B().Scan().Cursor(cursor).Match(pat).Count(1000).Build()).AsScanEntry()
-			if err != nil {
-				return -1
-			}
-			n += len(e.Elements)
-			cursor = e.Cursor
-			if cursor == 0 {
-				break
-			}
-		}
-	}
-	return n
-}
+func (s *Store) LockCount() int { return s.countKeys(s.p+"lk:*", s.p+"ls:*") }
