@@ -218,20 +218,10 @@ func (rt *runtime) getGlobal(i int, g Global) func(goja.FunctionCall) goja.Value
 		if c == nil || c.loading {
 			return rt.throw("ReferenceError", "%s is not available while modules load: use it inside a function", g.Name())
 		}
-		if c.globals == nil {
-			c.globals = make([]goja.Value, len(rt.e.opts.Globals))
-		}
-		if v := c.globals[i]; v != nil {
-			return v
-		}
-		v, err := g.Value(c.ctx, rt.vm)
+		v, err := rt.globalValue(i, g)
 		if err != nil {
-			return rt.fail(fmt.Errorf("engine: global %s: %w", g.Name(), err))
+			return rt.fail(err)
 		}
-		if v == nil {
-			v = goja.Undefined()
-		}
-		c.globals[i] = v
 		return v
 	}
 }
@@ -245,4 +235,25 @@ func (rt *runtime) caller() (string, int) {
 		}
 	}
 	return "", 0
+}
+
+// globalValue returns the value of Options.Globals entry i for the current call, made on
+// first use.
+func (rt *runtime) globalValue(i int, g Global) (goja.Value, error) {
+	c := rt.cur
+	if c.globals == nil {
+		c.globals = make([]goja.Value, len(rt.e.opts.Globals))
+	}
+	if v := c.globals[i]; v != nil {
+		return v, nil
+	}
+	v, err := g.Value(c.ctx, rt.vm)
+	if err != nil {
+		return nil, fmt.Errorf("engine: global %s: %w", g.Name(), err)
+	}
+	if v == nil {
+		v = goja.Undefined()
+	}
+	c.globals[i] = v
+	return v, nil
 }
