@@ -187,7 +187,7 @@ func (g *Generation) dangling(r roles.Resource) string {
 		} else if g.Model.DataClass(module) == nil {
 			return "no such dataclass in model.json"
 		}
-		if _, ok := g.Scripts.Function(module, r.Member); !ok {
+		if !g.hasFunction(module, r.Member) {
 			return fmt.Sprintf("scripts/%s.js exports no function %q", module, r.Member)
 		}
 	}
@@ -219,13 +219,43 @@ const (
 	DatastoreFunction FuncKind = iota
 	// DataClassFunction: POST /rest/{DC}/{fn}, a function of scripts/{DC}.js.
 	DataClassFunction
+	// EntityFunction: POST /rest/{DC}({key})/{fn}, exports.entity.fn of scripts/{DC}.js.
+	EntityFunction
+	// SelectionFunction: POST /rest/{DC}/{fn}?$filter=… and /rest/{DC}/$entityset/{ID}/{fn},
+	// exports.selection.fn of scripts/{DC}.js.
+	SelectionFunction
 )
+
+// scope is where in its module a function of kind k is exported.
+func (k FuncKind) scope() engine.Scope {
+	switch k {
+	case EntityFunction:
+		return engine.EntityScope
+	case SelectionFunction:
+		return engine.SelectionScope
+	}
+	return engine.ModuleScope
+}
+
+// hasFunction reports whether module exports name in any scope: a method permission
+// "DC.fn" guards the dataclass, entity and selection functions named fn alike (as 4D's
+// roles.json names functions by dataclass and name only).
+func (g *Generation) hasFunction(module, name string) bool {
+	for _, s := range []engine.Scope{engine.ModuleScope, engine.EntityScope, engine.SelectionScope} {
+		if _, ok := g.Scripts.FunctionIn(module, s, name); ok {
+			return true
+		}
+	}
+	return false
+}
 
 // Target is a script function a URL names, resolved: the module to run, the function, and
 // the permission resource that guards it.
 type Target struct {
 	Module   string
 	Function string
+	// Kind is the kind of function: an entity or selection function runs with a this.
+	Kind     FuncKind
 	Resource roles.Resource
 	// OnHTTPGet: the script opened the function to GET (exports.f.onHttpGet = true).
 	OnHTTPGet bool
@@ -244,7 +274,7 @@ func (g *Generation) Resolve(kind FuncKind, dataClass, name string) (Target, err
 	case DatastoreFunction:
 		t = Target{Module: dataStoreModule, Function: name, Resource: roles.MethodResource("", name),
 			entry: name == authentifyFunction}
-	case DataClassFunction:
+	case DataClassFunction, EntityFunction, SelectionFunction:
 		dc := g.Model.DataClass(dataClass)
 		if dc == nil || !dc.Exposed || slices.Contains(reservedModules, dc.Name) {
 			return Target{}, ErrUnknownFunction
@@ -253,7 +283,8 @@ func (g *Generation) Resolve(kind FuncKind, dataClass, name string) (Target, err
 	default:
 		return Target{}, ErrUnknownFunction
 	}
-	info, ok := g.Scripts.Function(t.Module, t.Function)
+	t.Kind = kind
+	info, ok := g.Scripts.FunctionIn(t.Module, kind.scope(), t.Function)
 	if !ok {
 		return Target{}, ErrUnknownFunction
 	}
@@ -261,7 +292,9 @@ func (g *Generation) Resolve(kind FuncKind, dataClass, name string) (Target, err
 	return t, nil
 }
 
-// DataClassFunctions lists the exported functions of dataclass dc (for $catalog).
+// DataClassFunctions lists the exported functions of dataclass dc, of every scope (for
+// $catalog): FunctionInfo.Scope says whether each is a dataclass, entity or selection
+// function.
 func (g *Generation) DataClassFunctions(dc string) []engine.FunctionInfo {
 	if slices.Contains(reservedModules, dc) {
 		return nil

@@ -10,6 +10,7 @@ import (
 
 	"gatehouse/core"
 	"gatehouse/datastore"
+	"gatehouse/engine"
 	"gatehouse/roles"
 )
 
@@ -106,11 +107,22 @@ type attributeDescription struct {
 }
 
 type methodDescription struct {
-	Name      string `json:"name"`
-	ApplyTo   string `json:"applyTo"`
-	Scope     string `json:"scope"`
-	Exposed   bool   `json:"exposed"`
-	AllowedOn string `json:"allowedOnHTTPGET,omitempty"`
+	Name             string `json:"name"`
+	ApplyTo          string `json:"applyTo"`
+	Scope            string `json:"scope"`
+	Exposed          bool   `json:"exposed"`
+	AllowedOnHTTPGET bool   `json:"allowedOnHTTPGET"`
+}
+
+// applyTo is 4D's applyTo of a function of scope s: what the function runs on.
+func applyTo(s engine.Scope) string {
+	switch s {
+	case engine.EntityScope:
+		return "entity"
+	case engine.SelectionScope:
+		return "entityCollection"
+	}
+	return "dataClass"
 }
 
 // describeDataClass builds 4D's description; attributes the session may not read are
@@ -139,11 +151,8 @@ func describeDataClass(dc *datastore.DataClass, st *state) dataClassDescription 
 		d.Key = []map[string]string{{"name": dc.Key.Name}}
 	}
 	for _, f := range st.req.Gen.DataClassFunctions(dc.Name) {
-		md := methodDescription{Name: f.Name, ApplyTo: "dataClass", Scope: "public", Exposed: true}
-		if f.OnHTTPGet {
-			md.AllowedOn = "true"
-		}
-		d.Methods = append(d.Methods, md)
+		d.Methods = append(d.Methods, methodDescription{Name: f.Name, ApplyTo: applyTo(f.Scope),
+			Scope: "public", Exposed: true, AllowedOnHTTPGET: f.OnHTTPGet})
 	}
 	return d
 }
@@ -159,6 +168,9 @@ func (s *Server) handleDataStoreFunction(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
+	if hasQuery(r) {
+		return errQueryOnFunction
+	}
 	return s.callFunction(w, r, st, t)
 }
 
@@ -166,6 +178,12 @@ func (s *Server) handleDataStoreFunction(w http.ResponseWriter, r *http.Request,
 // $params for GET), then the core's call (guest rule, permission, promote, throttle) and
 // the answer.
 func (s *Server) callFunction(w http.ResponseWriter, r *http.Request, st *state, t core.Target) error {
+	return s.callFunctionOn(w, r, st, t, nil)
+}
+
+// callFunctionOn is callFunction for an entity or selection function: this is the entity
+// (*datastore.Entity) or the selection (datastore.SelectionRef) it runs on.
+func (s *Server) callFunctionOn(w http.ResponseWriter, r *http.Request, st *state, t core.Target, this any) error {
 	if r.Method != http.MethodPost && !t.OnHTTPGet {
 		return errorf(http.StatusMethodNotAllowed, codeGetNotAllowed, "This function cannot be called with GET")
 	}
@@ -173,7 +191,10 @@ func (s *Server) callFunction(w http.ResponseWriter, r *http.Request, st *state,
 	if err != nil {
 		return err
 	}
-	result, err := st.req.Call(r.Context(), t, args)
+	if err := s.classArgs(r.Context(), st, args); err != nil {
+		return err
+	}
+	result, err := st.req.CallOn(r.Context(), t, this, args)
 	if err != nil {
 		return err
 	}
