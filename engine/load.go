@@ -96,7 +96,7 @@ func (sc *Scripts) Functions(module string) []FunctionInfo {
 }
 
 // Modules returns the names of the top-level modules (the files directly in
-// the scripts folder, without ".js"), sorted. The slice is the caller's.
+// the scripts folder, without ".js", and "singletons/{Name}"), sorted. The slice is the caller's.
 func (sc *Scripts) Modules() []string {
 	if sc == nil {
 		return nil
@@ -156,7 +156,7 @@ func (e *Engine) Load(ctx context.Context) (*Scripts, error) {
 		return nil, errs
 	}
 	for _, f := range files {
-		if strings.Contains(f, "/") {
+		if !isModuleFile(f) {
 			continue // a helper under a folder: reached through require only
 		}
 		info, err := e.inspect(ctx, sc, f)
@@ -235,6 +235,17 @@ func (e *Engine) inspect(ctx context.Context, sc *Scripts, file string) (*module
 		sc.auth = true
 	}
 	return info, nil
+}
+
+// SingletonFolder holds the singleton files (scripts/singletons/{Name}.js): like the files
+// directly in the scripts folder they are modules, named "singletons/{Name}".
+const SingletonFolder = "singletons"
+
+// isModuleFile reports whether f (relative, with slashes) is a module whose exports are
+// inspected: a file directly in the scripts folder or in its singletons folder.
+func isModuleFile(f string) bool {
+	dir, name := path.Split(f)
+	return name != "" && (dir == "" || dir == SingletonFolder+"/")
 }
 
 // asScriptErrors turns a load failure of file into list entries.

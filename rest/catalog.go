@@ -22,6 +22,7 @@ func (s *Server) registerCatalogRoutes(r *mux.Router) {
 			return r.URL.Query().Get("$params") == "" && !s.isFunction(r)
 		})
 	r.Handle("/$catalog/{name}", s.handle(core.Member, lazySession, s.handleDataStoreFunction)).Methods(methods.getPost...)
+	r.Handle("/$singleton/{name}/{fn}", s.handle(core.Member, lazySession, s.handleSingletonFunction)).Methods(methods.getPost...)
 	r.Handle("/$getWebForm/{name}", s.handle(core.Descriptive, 0, s.handleGetWebForm)).Methods(methods.get...)
 }
 
@@ -50,8 +51,56 @@ func (s *Server) handleCatalog(w http.ResponseWriter, _ *http.Request, st *state
 	for _, dc := range exposedDataClasses(st.req.Gen) {
 		list = append(list, catalogEntry{Name: dc.Name, URI: "/rest/$catalog/" + dc.Name, DataURI: "/rest/" + dc.Name})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"dataClasses": list})
+	writeJSON(w, http.StatusOK, map[string]any{"dataClasses": list, "singletons": singletons(st.req.Gen)})
 	return nil
+}
+
+// singletonDescription is one singleton in $catalog: its name and exposed functions.
+type singletonDescription struct {
+	Name    string                   `json:"name"`
+	Methods []singletonMethodSummary `json:"methods"`
+}
+
+type singletonMethodSummary struct {
+	Name             string `json:"name"`
+	Exposed          bool   `json:"exposed"`
+	AllowedOnHTTPGET bool   `json:"allowedOnHTTPGET"`
+}
+
+// singletons lists the singletons of generation g for $catalog (SPEC §3.8).
+func singletons(g *core.Generation) []singletonDescription {
+	out := []singletonDescription{}
+	for _, sg := range g.Singletons() {
+		d := singletonDescription{Name: sg.Name, Methods: []singletonMethodSummary{}}
+		for _, f := range sg.Functions {
+			if f.Scope == engine.ModuleScope {
+				d.Methods = append(d.Methods, singletonMethodSummary{Name: f.Name, Exposed: true, AllowedOnHTTPGET: f.OnHTTPGet})
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// handleSingletonFunction handles "POST /rest/$singleton/{Name}/{fn}" (and GET for
+// functions opened with onHttpGet): a function exported by scripts/singletons/{Name}.js.
+func (s *Server) handleSingletonFunction(w http.ResponseWriter, r *http.Request, st *state) error {
+	name, err := pathVar(r, "name")
+	if err != nil {
+		return err
+	}
+	fn, err := pathVar(r, "fn")
+	if err != nil {
+		return err
+	}
+	t, err := st.req.Gen.Resolve(core.SingletonFunction, name, fn)
+	if err != nil {
+		return err
+	}
+	if hasQuery(r) {
+		return errQueryOnFunction
+	}
+	return s.callFunction(w, r, st, t)
 }
 
 // handleCatalogAll handles "GET /rest/$catalog/$all".
@@ -60,7 +109,7 @@ func (s *Server) handleCatalogAll(w http.ResponseWriter, _ *http.Request, st *st
 	for _, dc := range exposedDataClasses(st.req.Gen) {
 		list = append(list, describeDataClass(dc, st))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"dataClasses": list})
+	writeJSON(w, http.StatusOK, map[string]any{"dataClasses": list, "singletons": singletons(st.req.Gen)})
 	return nil
 }
 
