@@ -16,7 +16,7 @@ import (
 type ScriptHost interface {
 	Load(ctx context.Context) (*engine.Scripts, error)
 	Authenticate(ctx context.Context, sc *engine.Scripts, s engine.Session, user, password string, isDigest bool, ip string) (bool, error)
-	Call(ctx context.Context, sc *engine.Scripts, s engine.Session, module, name string, args []any) (any, error)
+	CallOn(ctx context.Context, sc *engine.Scripts, s engine.Session, module string, scope engine.Scope, name string, this any, args []any) (any, error)
 }
 
 var _ ScriptHost = (*engine.Engine)(nil)

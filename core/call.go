@@ -16,6 +16,13 @@ import (
 // grants privileges. What the script did to the session is saved whether it returned or
 // threw (as in 4D, setPrivileges takes effect at once).
 func (r *Request) Call(ctx context.Context, t Target, args []any) (any, error) {
+	return r.CallOn(ctx, t, nil, args)
+}
+
+// CallOn is Call for an entity or selection function: this is the function's this (a
+// *datastore.Entity, or a datastore.SelectionRef), made into the script's ds object. It is
+// ignored for datastore and dataclass functions.
+func (r *Request) CallOn(ctx context.Context, t Target, this any, args []any) (any, error) {
 	access := Member
 	if t.entry {
 		access = Descriptive
@@ -34,7 +41,7 @@ func (r *Request) Call(ctx context.Context, t Target, args []any) (any, error) {
 	}
 
 	ss := r.newScriptSession(ctx, sess, !r.ephemeral, r.Gen.Roles.Promoted(t.Resource))
-	result, callErr := r.app.cfg.Engine.Call(ctx, r.Gen.Scripts, ss, t.Module, t.Function, args)
+	result, callErr := r.app.cfg.Engine.CallOn(ctx, r.Gen.Scripts, ss, t.Module, t.Kind.scope(), t.Function, this, args)
 	if err := ss.commit(ctx); err != nil && !errors.Is(err, errSessionGone) {
 		return nil, errors.Join(callErr, err)
 	}

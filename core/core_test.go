@@ -68,7 +68,10 @@ func testFiles() map[string]string {
 }
 
 func TestResolve(t *testing.T) {
-	a, _ := newApp(t, testFiles(), 0)
+	files := testFiles()
+	files["scripts/Things.js"] = testThings + `exports.entity = {label: function () {}}; exports.selection = {sum: function () {}};`
+	files["scripts/singletons/Cart.js"] = `exports.add = function () {};`
+	a, _ := newApp(t, files, 0)
 	g := a.Generation()
 	tests := []struct {
 		name       string
@@ -81,6 +84,9 @@ func TestResolve(t *testing.T) {
 		{"DatastoreFunction", DatastoreFunction, "", "hello", "DataStore", roles.MethodResource("", "hello"), false},
 		{"Authentify", DatastoreFunction, "", "authentify", "DataStore", roles.MethodResource("", "authentify"), true},
 		{"DataClassFunction", DataClassFunction, "Things", "count", "Things", roles.MethodResource("Things", "count"), false},
+		{"EntityFunction", EntityFunction, "Things", "label", "Things", roles.MethodResource("Things", "label"), false},
+		{"SelectionFunction", SelectionFunction, "Things", "sum", "Things", roles.MethodResource("Things", "sum"), false},
+		{"SingletonFunction", SingletonFunction, "Cart", "add", "singletons/Cart", roles.SingletonMethodResource("Cart", "add"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,6 +107,12 @@ func TestResolve(t *testing.T) {
 		{DataClassFunction, "Things", "hello"},    // a datastore function is no dataclass function
 		{DataClassFunction, "DataStore", "hello"}, // the reserved module is never a dataclass
 		{DataClassFunction, "Nothing", "count"},
+		{DataClassFunction, "Things", "label"}, // an entity function is no dataclass function
+		{EntityFunction, "Things", "count"},
+		{SelectionFunction, "Things", "label"},
+		{SingletonFunction, "Cart", "nothing"},
+		{SingletonFunction, "singletons/Cart", "add"},
+		{SingletonFunction, "../Cart", "add"},
 	} {
 		if _, err := g.Resolve(bad.kind, bad.dc, bad.fn); !errors.Is(err, ErrUnknownFunction) {
 			t.Errorf("Resolve(%v, %q, %q) = %v, want ErrUnknownFunction", bad.kind, bad.dc, bad.fn, err)
@@ -124,6 +136,14 @@ func TestGenerationRejectsAsAWhole(t *testing.T) {
 		{"DataStoreRemoved", map[string]string{"roles.json": `{"permissions":{"allowed":[{"applyTo":"Things.secret","type":"attribute","read":[]}]}}`},
 			"scripts/DataStore.js", "scripts/DataStore.js was removed"},
 		{"BadScript", map[string]string{"scripts/Things.js": `exports.count = function ( {`}, "", "Things.js"},
+		{"EntityFunctionOfNoDataClass", map[string]string{"scripts/Thing.js": `exports.entity = {f: function () {}};`}, "", `exports.entity.f: there is no dataclass "Thing"`},
+		{"SelectionFunctionOfNoDataClass", map[string]string{"scripts/Thing.js": `exports.selection = {f: function () {}};`}, "", `exports.selection.f: there is no dataclass "Thing"`},
+		{"SingletonClashesWithDataClass", map[string]string{"scripts/singletons/Things.js": `exports.f = function () {};`}, "", `singleton "Things" clashes`},
+		{"SingletonClashesWithDataStore", map[string]string{"scripts/singletons/DataStore.js": `exports.f = function () {};`}, "", `singleton "DataStore" clashes`},
+		{"SingletonNotAnIdentifier", map[string]string{"scripts/singletons/my-cart.js": `exports.f = function () {};`}, "", `must be an identifier`},
+		{"DanglingSingleton", map[string]string{"roles.json": strings.Replace(testRoles, `]}}`, `,{"applyTo":"Cart","type":"singleton","execute":[]}]}}`, 1)}, "", `"Cart" (singleton): no scripts/singletons/Cart.js`},
+		{"DanglingSingletonMethod", map[string]string{"scripts/singletons/Cart.js": `exports.add = function () {};`,
+			"roles.json": strings.Replace(testRoles, `]}}`, `,{"applyTo":"Cart.pay","type":"singletonMethod","execute":[]}]}}`, 1)}, "", `exports no function "pay"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

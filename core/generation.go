@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 
 	"gatehouse/datastore"
 	"gatehouse/engine"
@@ -157,6 +159,26 @@ func (g *Generation) crossCheck() []error {
 			errs = append(errs, fmt.Errorf("model.json: a dataclass may not be named %q: scripts/%s.js is reserved (SPEC §7)", m, m))
 		}
 	}
+	for _, m := range g.Scripts.Modules() {
+		if strings.Contains(m, "/") || slices.Contains(reservedModules, m) || g.Model.DataClass(m) != nil {
+			continue
+		}
+		for _, f := range g.Scripts.Functions(m) {
+			if f.Scope != engine.ModuleScope {
+				errs = append(errs, fmt.Errorf("scripts/%s.js: exports.%s.%s: there is no dataclass %q in model.json for its entities or selections",
+					m, map[engine.Scope]string{engine.EntityScope: "entity", engine.SelectionScope: "selection"}[f.Scope], f.Name, m))
+				break
+			}
+		}
+	}
+	for _, sg := range g.Singletons() {
+		switch {
+		case !validName(sg.Name):
+			errs = append(errs, fmt.Errorf("scripts/%s.js: a singleton name must be an identifier (letters, digits, _ and $)", singletonModule(sg.Name)))
+		case g.Model.DataClass(sg.Name) != nil || slices.Contains(reservedModules, sg.Name):
+			errs = append(errs, fmt.Errorf("scripts/%s.js: the singleton %q clashes with the dataclass or module of that name", singletonModule(sg.Name), sg.Name))
+		}
+	}
 	for _, r := range g.Roles.Resources() {
 		if problem := g.dangling(r); problem != "" {
 			errs = append(errs, fmt.Errorf("roles.json: permission on %q (%s): %s", r.String(), r.Kind, problem))
@@ -180,6 +202,14 @@ func (g *Generation) dangling(r roles.Resource) string {
 		if dc.Attribute(r.Member) == nil {
 			return "no such attribute in model.json"
 		}
+	case roles.Singleton:
+		if !g.Scripts.Has(singletonModule(r.DataClass)) {
+			return fmt.Sprintf("no scripts/%s.js", singletonModule(r.DataClass))
+		}
+	case roles.SingletonMethod:
+		if _, ok := g.Scripts.Function(singletonModule(r.DataClass), r.Member); !ok {
+			return fmt.Sprintf("scripts/%s.js exports no function %q", singletonModule(r.DataClass), r.Member)
+		}
 	case roles.Method:
 		module := r.DataClass
 		if module == "" {
@@ -187,7 +217,7 @@ func (g *Generation) dangling(r roles.Resource) string {
 		} else if g.Model.DataClass(module) == nil {
 			return "no such dataclass in model.json"
 		}
-		if _, ok := g.Scripts.Function(module, r.Member); !ok {
+		if !g.hasFunction(module, r.Member) {
 			return fmt.Sprintf("scripts/%s.js exports no function %q", module, r.Member)
 		}
 	}
@@ -219,13 +249,66 @@ const (
 	DatastoreFunction FuncKind = iota
 	// DataClassFunction: POST /rest/{DC}/{fn}, a function of scripts/{DC}.js.
 	DataClassFunction
+	// EntityFunction: POST /rest/{DC}({key})/{fn}, exports.entity.fn of scripts/{DC}.js.
+	EntityFunction
+	// SelectionFunction: POST /rest/{DC}/{fn}?$filter=… and /rest/{DC}/$entityset/{ID}/{fn},
+	// exports.selection.fn of scripts/{DC}.js.
+	SelectionFunction
+	// SingletonFunction: POST /rest/$singleton/{Name}/{fn}, a function of
+	// scripts/singletons/{Name}.js (Resolve's dataClass is the singleton's name).
+	SingletonFunction
 )
+
+// singletonModule is the module of singleton name.
+func singletonModule(name string) string { return engine.SingletonFolder + "/" + name }
+
+// Singleton is a singleton and its exported functions (for $catalog).
+type Singleton struct {
+	Name      string
+	Functions []engine.FunctionInfo
+}
+
+// Singletons lists the singletons (scripts/singletons/*.js), sorted by name.
+func (g *Generation) Singletons() []Singleton {
+	var out []Singleton
+	for _, m := range g.Scripts.Modules() {
+		if name, ok := strings.CutPrefix(m, engine.SingletonFolder+"/"); ok {
+			out = append(out, Singleton{Name: name, Functions: g.Scripts.Functions(m)})
+		}
+	}
+	return out
+}
+
+// scope is where in its module a function of kind k is exported.
+func (k FuncKind) scope() engine.Scope {
+	switch k {
+	case EntityFunction:
+		return engine.EntityScope
+	case SelectionFunction:
+		return engine.SelectionScope
+	}
+	return engine.ModuleScope
+}
+
+// hasFunction reports whether module exports name in any scope: a method permission
+// "DC.fn" guards the dataclass, entity and selection functions named fn alike (as 4D's
+// roles.json names functions by dataclass and name only).
+func (g *Generation) hasFunction(module, name string) bool {
+	for _, s := range []engine.Scope{engine.ModuleScope, engine.EntityScope, engine.SelectionScope} {
+		if _, ok := g.Scripts.FunctionIn(module, s, name); ok {
+			return true
+		}
+	}
+	return false
+}
 
 // Target is a script function a URL names, resolved: the module to run, the function, and
 // the permission resource that guards it.
 type Target struct {
 	Module   string
 	Function string
+	// Kind is the kind of function: an entity or selection function runs with a this.
+	Kind     FuncKind
 	Resource roles.Resource
 	// OnHTTPGet: the script opened the function to GET (exports.f.onHttpGet = true).
 	OnHTTPGet bool
@@ -244,7 +327,12 @@ func (g *Generation) Resolve(kind FuncKind, dataClass, name string) (Target, err
 	case DatastoreFunction:
 		t = Target{Module: dataStoreModule, Function: name, Resource: roles.MethodResource("", name),
 			entry: name == authentifyFunction}
-	case DataClassFunction:
+	case SingletonFunction:
+		if dataClass == "" || strings.ContainsAny(dataClass, "/\\.") {
+			return Target{}, ErrUnknownFunction
+		}
+		t = Target{Module: singletonModule(dataClass), Function: name, Resource: roles.SingletonMethodResource(dataClass, name)}
+	case DataClassFunction, EntityFunction, SelectionFunction:
 		dc := g.Model.DataClass(dataClass)
 		if dc == nil || !dc.Exposed || slices.Contains(reservedModules, dc.Name) {
 			return Target{}, ErrUnknownFunction
@@ -253,7 +341,8 @@ func (g *Generation) Resolve(kind FuncKind, dataClass, name string) (Target, err
 	default:
 		return Target{}, ErrUnknownFunction
 	}
-	info, ok := g.Scripts.Function(t.Module, t.Function)
+	t.Kind = kind
+	info, ok := g.Scripts.FunctionIn(t.Module, kind.scope(), t.Function)
 	if !ok {
 		return Target{}, ErrUnknownFunction
 	}
@@ -261,10 +350,26 @@ func (g *Generation) Resolve(kind FuncKind, dataClass, name string) (Target, err
 	return t, nil
 }
 
-// DataClassFunctions lists the exported functions of dataclass dc (for $catalog).
+// DataClassFunctions lists the exported functions of dataclass dc, of every scope (for
+// $catalog): FunctionInfo.Scope says whether each is a dataclass, entity or selection
+// function.
 func (g *Generation) DataClassFunctions(dc string) []engine.FunctionInfo {
 	if slices.Contains(reservedModules, dc) {
 		return nil
 	}
 	return g.Scripts.Functions(dc)
+}
+
+// validName reports whether s is an identifier: letters, digits, _ and $, not starting with
+// a digit (the names roles.json can name).
+func validName(s string) bool {
+	for i, c := range s {
+		switch {
+		case c == '_' || c == '$' || unicode.IsLetter(c):
+		case i > 0 && unicode.IsDigit(c):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }

@@ -14,7 +14,10 @@
 //	                                 datastore functions: POST /rest/$catalog/{name}
 //	scripts/onRESTAuthentication.js  module.exports = function (user, password, isDigest, ip) {...}
 //	                                 $directory/login and HTTP Basic; return true to accept
-//	scripts/{DataClass}.js           dataclass functions: POST /rest/{DataClass}/{name}
+//	scripts/{DataClass}.js           dataclass functions: POST /rest/{DataClass}/{name};
+//	                                 exports.entity.fn: POST /rest/{DataClass}({key})/fn, this = the entity;
+//	                                 exports.selection.fn: POST /rest/{DataClass}/fn?$filter=…, this = the selection
+//	scripts/singletons/{Name}.js     singleton functions: POST /rest/$singleton/{Name}/{name}
 //	scripts/lib/**.js                helpers, loaded with require('./lib/x')
 //
 // Every .js file under scripts/ is compiled when the server starts and again
@@ -35,8 +38,12 @@
 //
 // # Exports
 //
-// Only functions exported by a top-level file can be called over REST: they
-// are 4D's exposed functions. Everything else in a file is private:
+// Only functions exported by a top-level file (or a file of singletons/) can
+// be called over REST: they are 4D's exposed functions. Each has a Scope:
+// ModuleScope for exports.fn, EntityScope for exports.entity.fn and
+// SelectionScope for exports.selection.fn; Engine.CallOn calls the last two
+// with a this that a Global implementing Importer makes (ds turns a
+// *datastore.Entity or a datastore.SelectionRef into its own objects). Everything else in a file is private:
 //
 //	function check(user) { ... }                 // private
 //	exports.authentify = function (c) { ... }    // POST /rest/$catalog/authentify

@@ -74,9 +74,39 @@ type PreparedGlobal interface {
 	Prepare(vm *goja.Runtime) (func(ctx context.Context) (goja.Value, error), error)
 }
 
+// Importer is a Global that turns some Go values of its own into script values when they
+// are passed as an argument or as this: ds turns a *datastore.Entity into the script's
+// entity object. Import is called on the call's goroutine with the value Value made for the
+// call; ok false means v is not one of its values.
+type Importer interface {
+	Import(global goja.Value, v any) (out goja.Value, ok bool, err error)
+}
+
+// Scope is where in a module a function is exported: on module.exports itself, or on
+// exports.entity (this is an entity) or exports.selection (this is an entity selection).
+type Scope uint8
+
+const (
+	ModuleScope    Scope = iota // exports.fn
+	EntityScope                 // exports.entity.fn
+	SelectionScope              // exports.selection.fn
+)
+
+// exportsKey is the property of module.exports that holds the scope's functions.
+func (s Scope) exportsKey() string {
+	switch s {
+	case EntityScope:
+		return "entity"
+	case SelectionScope:
+		return "selection"
+	}
+	return ""
+}
+
 // FunctionInfo describes an exported function of a module.
 type FunctionInfo struct {
-	Name string
+	Name  string
+	Scope Scope
 	// OnHTTPGet is true when the script set exports.f.onHttpGet = true.
 	OnHTTPGet bool
 }
@@ -182,15 +212,30 @@ func (e *Engine) Authenticate(ctx context.Context, sc *Scripts, s Session, user,
 // script is returned unchanged. A module or function that sc does not export
 // is ErrNoFunction.
 func (e *Engine) Call(ctx context.Context, sc *Scripts, s Session, module, name string, args []any) (any, error) {
+	return e.CallOn(ctx, sc, s, module, ModuleScope, name, nil, args)
+}
+
+// CallOn is Call for a function of any scope: with EntityScope or SelectionScope, this
+// (a Go value an Importer global turns into the script's object, such as a
+// *datastore.Entity) is the function's this.
+func (e *Engine) CallOn(ctx context.Context, sc *Scripts, s Session, module string, scope Scope, name string, this any, args []any) (any, error) {
 	m := sc.module(module)
 	if m == nil {
 		return nil, fmt.Errorf("%w: %s", ErrNoFunction, module)
 	}
-	if _, ok := m.byName[name]; !ok {
+	if _, ok := m.scope(scope)[name]; !ok {
 		return nil, fmt.Errorf("%w: %s.%s", ErrNoFunction, module, name)
 	}
 	return e.run(ctx, s, sc, &task{what: module + "." + name, file: m.file,
 		body: func(rt *runtime, module *goja.Object) (any, error) {
+			var thisVal goja.Value
+			if scope != ModuleScope {
+				v, err := rt.importValue(this, 0)
+				if err != nil {
+					return nil, err
+				}
+				thisVal = v
+			}
 			jsArgs := make([]goja.Value, len(args))
 			for i, a := range args {
 				v, err := rt.importValue(a, 0)
@@ -199,7 +244,7 @@ func (e *Engine) Call(ctx context.Context, sc *Scripts, s Session, module, name 
 				}
 				jsArgs[i] = v
 			}
-			res, err := rt.invoke(module, name, jsArgs)
+			res, err := rt.invokeOn(module, scope, name, thisVal, jsArgs)
 			if err != nil {
 				return nil, err
 			}
@@ -369,6 +414,38 @@ func (rt *runtime) invoke(module *goja.Object, name string, args []goja.Value) (
 		}
 	}
 	res, err := ex.fn(ex.this, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rt.settle(res)
+}
+
+// invokeOn is invoke for a function of scope: exports.entity.name or exports.selection.name
+// is called with thisArg as its this (ModuleScope is invoke).
+func (rt *runtime) invokeOn(module *goja.Object, scope Scope, name string, thisArg goja.Value, args []goja.Value) (goja.Value, error) {
+	if scope == ModuleScope {
+		return rt.invoke(module, name, args)
+	}
+	var this, fnVal goja.Value
+	err := rt.protect(func() {
+		this = module.Get("exports")
+		fnVal = this.ToObject(rt.vm).Get(scope.exportsKey())
+		if fnVal == nil || goja.IsUndefined(fnVal) || goja.IsNull(fnVal) {
+			return
+		}
+		this = thisArg
+		if name != "" {
+			fnVal = fnVal.ToObject(rt.vm).Get(name)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	fn, ok := goja.AssertFunction(fnVal)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is not a function when the module runs", ErrNoFunction, name)
+	}
+	res, err := fn(this, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -31,10 +31,10 @@ func TestExportedFunctions(t *testing.T) {
 		"Users.js":     `module.exports = { count: function () { return 2; } };`,
 		"lib/tools.js": `exports.helper = function () { return 3; };`,
 	})
-	if got, want := sc.Functions("DataStore"), []FunctionInfo{{"authentify", false}, {"list", true}, {"truthy", false}}; !reflect.DeepEqual(got, want) {
+	if got, want := sc.Functions("DataStore"), []FunctionInfo{{"authentify", ModuleScope, false}, {"list", ModuleScope, true}, {"truthy", ModuleScope, false}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Functions(DataStore) = %v, want %v", got, want)
 	}
-	if got, want := sc.Functions("Users"), []FunctionInfo{{"count", false}}; !reflect.DeepEqual(got, want) {
+	if got, want := sc.Functions("Users"), []FunctionInfo{{"count", ModuleScope, false}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Functions(Users) = %v, want %v", got, want)
 	}
 	tests := []struct {
@@ -42,11 +42,11 @@ func TestExportedFunctions(t *testing.T) {
 		want         FunctionInfo
 		ok           bool
 	}{
-		{"DataStore", "authentify", FunctionInfo{"authentify", false}, true},
-		{"DataStore", "list", FunctionInfo{"list", true}, true},
+		{"DataStore", "authentify", FunctionInfo{"authentify", ModuleScope, false}, true},
+		{"DataStore", "list", FunctionInfo{"list", ModuleScope, true}, true},
 		{"DataStore", "secret", FunctionInfo{}, false},
 		{"DataStore", "notAFunction", FunctionInfo{}, false},
-		{"Users", "count", FunctionInfo{"count", false}, true},
+		{"Users", "count", FunctionInfo{"count", ModuleScope, false}, true},
 		{"users", "count", FunctionInfo{}, false},
 		{"lib/tools", "helper", FunctionInfo{}, false},
 		{"Nope", "x", FunctionInfo{}, false},

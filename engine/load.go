@@ -46,8 +46,21 @@ type Scripts struct {
 // moduleInfo is what load-time inspection learnt of a top-level file.
 type moduleInfo struct {
 	file   string
-	funcs  []FunctionInfo // sorted by name
+	funcs  []FunctionInfo // every scope, sorted by scope then name
 	byName map[string]FunctionInfo
+	// entity and selection: exports.entity.fn and exports.selection.fn, by name
+	entity, selection map[string]FunctionInfo
+}
+
+// scope returns the functions of scope s, by name.
+func (m *moduleInfo) scope(s Scope) map[string]FunctionInfo {
+	switch s {
+	case EntityScope:
+		return m.entity
+	case SelectionScope:
+		return m.selection
+	}
+	return m.byName
 }
 
 // HasAuthentication reports whether scripts/onRESTAuthentication.js exists
@@ -59,16 +72,22 @@ func (sc *Scripts) HasAuthentication() bool {
 // Function returns an exported function of module: "DataStore" or a
 // dataclass name (file scripts/{module}.js).
 func (sc *Scripts) Function(module, name string) (FunctionInfo, bool) {
+	return sc.FunctionIn(module, ModuleScope, name)
+}
+
+// FunctionIn returns an exported function of module in scope s (exports.fn,
+// exports.entity.fn or exports.selection.fn).
+func (sc *Scripts) FunctionIn(module string, s Scope, name string) (FunctionInfo, bool) {
 	m := sc.module(module)
 	if m == nil {
 		return FunctionInfo{}, false
 	}
-	fi, ok := m.byName[name]
+	fi, ok := m.scope(s)[name]
 	return fi, ok
 }
 
-// Functions returns the exported functions of module, sorted by name. The
-// slice is the caller's.
+// Functions returns the exported functions of module of every scope, sorted
+// by scope then name. The slice is the caller's.
 func (sc *Scripts) Functions(module string) []FunctionInfo {
 	m := sc.module(module)
 	if m == nil {
@@ -78,7 +97,7 @@ func (sc *Scripts) Functions(module string) []FunctionInfo {
 }
 
 // Modules returns the names of the top-level modules (the files directly in
-// the scripts folder, without ".js"), sorted. The slice is the caller's.
+// the scripts folder, without ".js", and "singletons/{Name}"), sorted. The slice is the caller's.
 func (sc *Scripts) Modules() []string {
 	if sc == nil {
 		return nil
@@ -141,7 +160,7 @@ func (e *Engine) Load(ctx context.Context) (*Scripts, error) {
 	}
 	sc.sharing(shapes)
 	for _, f := range files {
-		if strings.Contains(f, "/") {
+		if !isModuleFile(f) {
 			continue // a helper under a folder: reached through require only
 		}
 		info, err := e.inspect(ctx, sc, f)
@@ -165,7 +184,8 @@ func (e *Engine) Load(ctx context.Context) (*Scripts, error) {
 // inspect runs a top-level file once, without a session and without the
 // host globals, to learn its exported functions.
 func (e *Engine) inspect(ctx context.Context, sc *Scripts, file string) (*moduleInfo, error) {
-	info := &moduleInfo{file: file, byName: map[string]FunctionInfo{}}
+	info := &moduleInfo{file: file, byName: map[string]FunctionInfo{},
+		entity: map[string]FunctionInfo{}, selection: map[string]FunctionInfo{}}
 	var authOK bool
 	_, err := e.run(ctx, nil, sc, &task{what: file, file: file, loading: true,
 		body: func(rt *runtime, module *goja.Object) (any, error) {
@@ -176,24 +196,42 @@ func (e *Engine) inspect(ctx context.Context, sc *Scripts, file string) (*module
 				if !ok {
 					return
 				}
-				for _, name := range obj.Keys() {
-					fn, ok := obj.Get(name).(*goja.Object)
+				collect := func(obj *goja.Object, s Scope) {
+					for _, name := range obj.Keys() {
+						fn, ok := obj.Get(name).(*goja.Object)
+						if !ok {
+							continue
+						}
+						if _, callable := goja.AssertFunction(fn); !callable {
+							continue
+						}
+						fi := FunctionInfo{Name: name, Scope: s, OnHTTPGet: isTrue(fn.Get("onHttpGet"))}
+						info.funcs = append(info.funcs, fi)
+						info.scope(s)[name] = fi
+					}
+				}
+				collect(obj, ModuleScope)
+				for _, s := range []Scope{EntityScope, SelectionScope} {
+					sub, ok := obj.Get(s.exportsKey()).(*goja.Object)
 					if !ok {
 						continue
 					}
-					if _, callable := goja.AssertFunction(fn); !callable {
-						continue
+					if _, callable := goja.AssertFunction(sub); callable {
+						continue // a function named entity or selection: a function of the module
 					}
-					fi := FunctionInfo{Name: name, OnHTTPGet: isTrue(fn.Get("onHttpGet"))}
-					info.funcs = append(info.funcs, fi)
-					info.byName[name] = fi
+					collect(sub, s)
 				}
 			})
 		}})
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(info.funcs, func(a, b FunctionInfo) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(info.funcs, func(a, b FunctionInfo) int {
+		if a.Scope != b.Scope {
+			return int(a.Scope) - int(b.Scope)
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
 	if file == authFile {
 		if !authOK {
 			return nil, &ScriptError{File: file, Message: "module.exports must be a function (user, password, isDigest, ip)"}
@@ -201,6 +239,17 @@ func (e *Engine) inspect(ctx context.Context, sc *Scripts, file string) (*module
 		sc.auth = true
 	}
 	return info, nil
+}
+
+// SingletonFolder holds the singleton files (scripts/singletons/{Name}.js): like the files
+// directly in the scripts folder they are modules, named "singletons/{Name}".
+const SingletonFolder = "singletons"
+
+// isModuleFile reports whether f (relative, with slashes) is a module whose exports are
+// inspected: a file directly in the scripts folder or in its singletons folder.
+func isModuleFile(f string) bool {
+	dir, name := path.Split(f)
+	return name != "" && (dir == "" || dir == SingletonFolder+"/")
 }
 
 // asScriptErrors turns a load failure of file into list entries.

@@ -298,34 +298,10 @@ func (rt *runtime) getGlobal(i int, g Global) func(goja.FunctionCall) goja.Value
 		if c == nil || c.loading {
 			return rt.throw("ReferenceError", "%s is not available while modules load: use it inside a function", g.Name())
 		}
-		if c.globals == nil {
-			c.globals = make([]goja.Value, len(rt.e.opts.Globals))
-		}
-		if v := c.globals[i]; v != nil {
-			return v
-		}
-		var v goja.Value
-		var err error
-		if pg, ok := g.(PreparedGlobal); ok {
-			if rt.prepared == nil {
-				rt.prepared = make([]func(context.Context) (goja.Value, error), len(rt.e.opts.Globals))
-			}
-			if rt.prepared[i] == nil {
-				rt.prepared[i], err = pg.Prepare(rt.vm)
-			}
-			if err == nil {
-				v, err = rt.prepared[i](c.context())
-			}
-		} else {
-			v, err = g.Value(c.context(), rt.vm)
-		}
+		v, err := rt.globalValue(i, g)
 		if err != nil {
-			return rt.fail(fmt.Errorf("engine: global %s: %w", g.Name(), err))
+			return rt.fail(err)
 		}
-		if v == nil {
-			v = goja.Undefined()
-		}
-		c.globals[i] = v
 		return v
 	}
 }
@@ -339,4 +315,39 @@ func (rt *runtime) caller() (string, int) {
 		}
 	}
 	return "", 0
+}
+
+// globalValue returns the value of Options.Globals entry i for the current call, made on
+// first use.
+func (rt *runtime) globalValue(i int, g Global) (goja.Value, error) {
+	c := rt.cur
+	if c.globals == nil {
+		c.globals = make([]goja.Value, len(rt.e.opts.Globals))
+	}
+	if v := c.globals[i]; v != nil {
+		return v, nil
+	}
+	var v goja.Value
+	var err error
+	if pg, ok := g.(PreparedGlobal); ok {
+		if rt.prepared == nil {
+			rt.prepared = make([]func(context.Context) (goja.Value, error), len(rt.e.opts.Globals))
+		}
+		if rt.prepared[i] == nil {
+			rt.prepared[i], err = pg.Prepare(rt.vm)
+		}
+		if err == nil {
+			v, err = rt.prepared[i](c.context())
+		}
+	} else {
+		v, err = g.Value(c.context(), rt.vm)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("engine: global %s: %w", g.Name(), err)
+	}
+	if v == nil {
+		v = goja.Undefined()
+	}
+	c.globals[i] = v
+	return v, nil
 }

@@ -75,8 +75,33 @@ func (rt *runtime) importValue(v any, depth int) (goja.Value, error) {
 		}
 		return obj, nil
 	default:
+		if jv, ok, err := rt.importHost(x); ok || err != nil {
+			return jv, err
+		}
 		return vm.ToValue(x), nil
 	}
+}
+
+// importHost offers v to the globals that import values of their own (Importer).
+func (rt *runtime) importHost(v any) (goja.Value, bool, error) {
+	c := rt.cur
+	if c == nil || c.loading {
+		return nil, false, nil
+	}
+	for i, g := range rt.e.opts.Globals {
+		imp, ok := g.(Importer)
+		if !ok {
+			continue
+		}
+		global, err := rt.globalValue(i, g)
+		if err != nil {
+			return nil, false, err
+		}
+		if jv, ok, err := imp.Import(global, v); ok || err != nil {
+			return jv, ok, err
+		}
+	}
+	return nil, false, nil
 }
 
 // exportError says why a result is not JSON and where in it.

@@ -456,7 +456,7 @@ type goLogin struct {
 // goLoginStub is scripts/DataStore.js of the Go variant: it declares the function only.
 const goLoginStub = `exports.authentify = function () {};`
 
-func (g goLogin) Call(ctx context.Context, _ *engine.Scripts, s engine.Session, module, name string, args []any) (any, error) {
+func (g goLogin) CallOn(ctx context.Context, _ *engine.Scripts, s engine.Session, module string, _ engine.Scope, name string, _ any, args []any) (any, error) {
 	if module != "DataStore" || name != "authentify" {
 		return nil, fmt.Errorf("no function %s.%s", module, name)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"gatehouse/core"
 	"gatehouse/datastore"
+	"gatehouse/engine"
 	"gatehouse/roles"
 )
 
@@ -21,6 +22,7 @@ func (s *Server) registerCatalogRoutes(r *mux.Router) {
 			return r.URL.Query().Get("$params") == "" && !s.isFunction(r)
 		})
 	r.Handle("/$catalog/{name}", s.handle(core.Member, lazySession, s.handleDataStoreFunction)).Methods(methods.getPost...)
+	r.Handle("/$singleton/{name}/{fn}", s.handle(core.Member, lazySession, s.handleSingletonFunction)).Methods(methods.getPost...)
 	r.Handle("/$getWebForm/{name}", s.handle(core.Descriptive, 0, s.handleGetWebForm)).Methods(methods.get...)
 }
 
@@ -49,8 +51,56 @@ func (s *Server) handleCatalog(w http.ResponseWriter, _ *http.Request, st *state
 	for _, dc := range exposedDataClasses(st.req.Gen) {
 		list = append(list, catalogEntry{Name: dc.Name, URI: "/rest/$catalog/" + dc.Name, DataURI: "/rest/" + dc.Name})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"dataClasses": list})
+	writeJSON(w, http.StatusOK, map[string]any{"dataClasses": list, "singletons": singletons(st.req.Gen)})
 	return nil
+}
+
+// singletonDescription is one singleton in $catalog: its name and exposed functions.
+type singletonDescription struct {
+	Name    string                   `json:"name"`
+	Methods []singletonMethodSummary `json:"methods"`
+}
+
+type singletonMethodSummary struct {
+	Name             string `json:"name"`
+	Exposed          bool   `json:"exposed"`
+	AllowedOnHTTPGET bool   `json:"allowedOnHTTPGET"`
+}
+
+// singletons lists the singletons of generation g for $catalog (SPEC §3.8).
+func singletons(g *core.Generation) []singletonDescription {
+	out := []singletonDescription{}
+	for _, sg := range g.Singletons() {
+		d := singletonDescription{Name: sg.Name, Methods: []singletonMethodSummary{}}
+		for _, f := range sg.Functions {
+			if f.Scope == engine.ModuleScope {
+				d.Methods = append(d.Methods, singletonMethodSummary{Name: f.Name, Exposed: true, AllowedOnHTTPGET: f.OnHTTPGet})
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// handleSingletonFunction handles "POST /rest/$singleton/{Name}/{fn}" (and GET for
+// functions opened with onHttpGet): a function exported by scripts/singletons/{Name}.js.
+func (s *Server) handleSingletonFunction(w http.ResponseWriter, r *http.Request, st *state) error {
+	name, err := pathVar(r, "name")
+	if err != nil {
+		return err
+	}
+	fn, err := pathVar(r, "fn")
+	if err != nil {
+		return err
+	}
+	t, err := st.req.Gen.Resolve(core.SingletonFunction, name, fn)
+	if err != nil {
+		return err
+	}
+	if hasQuery(r) {
+		return errQueryOnFunction
+	}
+	return s.callFunction(w, r, st, t)
 }
 
 // handleCatalogAll handles "GET /rest/$catalog/$all".
@@ -59,7 +109,7 @@ func (s *Server) handleCatalogAll(w http.ResponseWriter, _ *http.Request, st *st
 	for _, dc := range exposedDataClasses(st.req.Gen) {
 		list = append(list, describeDataClass(dc, st))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"dataClasses": list})
+	writeJSON(w, http.StatusOK, map[string]any{"dataClasses": list, "singletons": singletons(st.req.Gen)})
 	return nil
 }
 
@@ -106,11 +156,22 @@ type attributeDescription struct {
 }
 
 type methodDescription struct {
-	Name      string `json:"name"`
-	ApplyTo   string `json:"applyTo"`
-	Scope     string `json:"scope"`
-	Exposed   bool   `json:"exposed"`
-	AllowedOn string `json:"allowedOnHTTPGET,omitempty"`
+	Name             string `json:"name"`
+	ApplyTo          string `json:"applyTo"`
+	Scope            string `json:"scope"`
+	Exposed          bool   `json:"exposed"`
+	AllowedOnHTTPGET bool   `json:"allowedOnHTTPGET"`
+}
+
+// applyTo is 4D's applyTo of a function of scope s: what the function runs on.
+func applyTo(s engine.Scope) string {
+	switch s {
+	case engine.EntityScope:
+		return "entity"
+	case engine.SelectionScope:
+		return "entityCollection"
+	}
+	return "dataClass"
 }
 
 // describeDataClass builds 4D's description; attributes the session may not read are
@@ -139,11 +200,8 @@ func describeDataClass(dc *datastore.DataClass, st *state) dataClassDescription 
 		d.Key = []map[string]string{{"name": dc.Key.Name}}
 	}
 	for _, f := range st.req.Gen.DataClassFunctions(dc.Name) {
-		md := methodDescription{Name: f.Name, ApplyTo: "dataClass", Scope: "public", Exposed: true}
-		if f.OnHTTPGet {
-			md.AllowedOn = "true"
-		}
-		d.Methods = append(d.Methods, md)
+		d.Methods = append(d.Methods, methodDescription{Name: f.Name, ApplyTo: applyTo(f.Scope),
+			Scope: "public", Exposed: true, AllowedOnHTTPGET: f.OnHTTPGet})
 	}
 	return d
 }
@@ -159,6 +217,9 @@ func (s *Server) handleDataStoreFunction(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
+	if hasQuery(r) {
+		return errQueryOnFunction
+	}
 	return s.callFunction(w, r, st, t)
 }
 
@@ -166,6 +227,12 @@ func (s *Server) handleDataStoreFunction(w http.ResponseWriter, r *http.Request,
 // $params for GET), then the core's call (guest rule, permission, promote, throttle) and
 // the answer.
 func (s *Server) callFunction(w http.ResponseWriter, r *http.Request, st *state, t core.Target) error {
+	return s.callFunctionOn(w, r, st, t, nil)
+}
+
+// callFunctionOn is callFunction for an entity or selection function: this is the entity
+// (*datastore.Entity) or the selection (datastore.SelectionRef) it runs on.
+func (s *Server) callFunctionOn(w http.ResponseWriter, r *http.Request, st *state, t core.Target, this any) error {
 	if r.Method != http.MethodPost && !t.OnHTTPGet {
 		return errorf(http.StatusMethodNotAllowed, codeGetNotAllowed, "This function cannot be called with GET")
 	}
@@ -173,7 +240,10 @@ func (s *Server) callFunction(w http.ResponseWriter, r *http.Request, st *state,
 	if err != nil {
 		return err
 	}
-	result, err := st.req.Call(r.Context(), t, args)
+	if err := s.classArgs(r.Context(), st, args); err != nil {
+		return err
+	}
+	result, err := st.req.CallOn(r.Context(), t, this, args)
 	if err != nil {
 		return err
 	}

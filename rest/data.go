@@ -120,6 +120,14 @@ func parseDataPath(p string) (dataPath, error) {
 	tail := rest[1:]
 	if !d.HasKey && strings.HasPrefix(tail, entitySetSegment) {
 		id := tail[len(entitySetSegment):]
+		if slash := strings.IndexByte(id, '/'); slash >= 0 {
+			// DC/$entityset/ID/fn: a selection function on the set (SPEC §3.8)
+			d.Function = id[slash+1:]
+			id = id[:slash]
+			if d.Function == "" || strings.ContainsAny(d.Function, "/$,") {
+				return d, bad
+			}
+		}
 		if !sessions.ValidID(id) {
 			return d, bad
 		}
@@ -170,16 +178,13 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 		q.Set("$attributes", p.Attributes)
 		r.URL.RawQuery = q.Encode()
 	}
-	if p.Function == "" {
-		if err := checkDataOptions(r); err != nil {
+	if p.Function != "" || p.HasKey && p.Attribute != "" && dc.Attribute(p.Attribute) == nil {
+		if done, err := s.classFunction(w, r, st, dc, p); done || err != nil {
 			return err
 		}
-	} else {
-		t, err := st.req.Gen.Resolve(core.DataClassFunction, dc.Name, p.Function)
-		if err != nil {
-			return err
-		}
-		return s.callFunction(w, r, st, t)
+	}
+	if err := checkDataOptions(r); err != nil {
+		return err
 	}
 	method := r.URL.Query().Get("$method")
 	post := r.Method == http.MethodPost

@@ -263,7 +263,7 @@ func TestInjection(t *testing.T) {
 func TestCatalog(t *testing.T) {
 	h := dataHarness(t, dataRoles)
 	c := h.client()
-	wantBody(t, c.get("/rest/$catalog"), `{"dataClasses":[{"name":"Companies","uri":"/rest/$catalog/Companies","dataURI":"/rest/Companies"},{"name":"Employees","uri":"/rest/$catalog/Employees","dataURI":"/rest/Employees"}]}`)
+	wantBody(t, c.get("/rest/$catalog"), `{"dataClasses":[{"name":"Companies","uri":"/rest/$catalog/Companies","dataURI":"/rest/Companies"},{"name":"Employees","uri":"/rest/$catalog/Employees","dataURI":"/rest/Employees"}],"singletons":[]}`)
 	r := c.as("reader").get("/rest/$catalog/Employees")
 	wantStatus(t, r, 200, 0)
 	body := string(r.body)

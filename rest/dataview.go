@@ -578,6 +578,9 @@ func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, st *state, 
 		if err != nil {
 			return err
 		}
+		if o, ok := out.(object); ok {
+			out = withDataClass(o)
+		}
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
@@ -587,6 +590,20 @@ func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, st *state, 
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"result": out})
 	return nil
+}
+
+// withDataClass adds 4D's __DATACLASS to an entity or a selection a function returned,
+// after __entityModel (and __ENTITYSET), the names of its dataclass.
+func withDataClass(o object) object {
+	for i, f := range o {
+		if f.k == "__entityModel" {
+			out := make(object, 0, len(o)+1)
+			out = append(out, o[:i+1]...)
+			out = append(out, field{"__DATACLASS", f.v})
+			return append(out, o[i+1:]...)
+		}
+	}
+	return o
 }
 
 // maxResultDepth bounds the walk over a function's result.

@@ -401,7 +401,7 @@ func (v *dataView) selectionAsSet(w http.ResponseWriter, r *http.Request, sel sc
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, withSet(out, dc, set.ID))
+	writeJSON(w, http.StatusOK, withDataClass(withSet(out, dc, set.ID)))
 	return nil
 }
 

@@ -37,11 +37,14 @@
 //
 // permissions.allowed. Each entry names one resource, by "type" and
 // "applyTo" ("datastore": "ds"; "dataclass": "Users"; "attribute":
-// "Users.password"; "method": "ds.authentify" or "Users.fn"), and for some
-// actions the privileges that may perform them. Actions apply by type: read,
-// create, update and drop to the datastore, dataclasses and attributes;
-// execute and promote to methods, and to the datastore and dataclasses as
-// the default of all their functions. An empty list means nobody. At most one
+// "Users.password"; "method": "ds.authentify" or "Users.fn" — a dataclass,
+// entity or entity-selection function; "singleton": "Cart"; "singletonMethod":
+// "Cart.fn"), and for some actions the privileges that may perform them.
+// Actions apply by type: read, create, update and drop to the datastore,
+// dataclasses and attributes; execute and promote to methods and singleton
+// methods, and to the datastore, dataclasses and singletons as the default of
+// all their functions (a singleton method: its own setting, else its
+// singleton's, else the datastore's). An empty list means nobody. At most one
 // entry per resource.
 //
 // # Resolution

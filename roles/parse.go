@@ -489,7 +489,7 @@ func (v *validator) entry(val *jsonpos.Value, path string) (entry entryDecl, app
 	if typ != nil {
 		kind, known := kindOf(typ.Str)
 		if !known {
-			v.errorf(typ.Off, path+".type", "unknown type %q (want datastore, dataclass, attribute or method)", typ.Str)
+			v.errorf(typ.Off, path+".type", "unknown type %q (want datastore, dataclass, attribute, method, singleton or singletonMethod)", typ.Str)
 		} else {
 			for ai := range numActions {
 				if entry.set[ai] && !applies(ai, kind) {
@@ -512,7 +512,7 @@ func (v *validator) entry(val *jsonpos.Value, path string) (entry entryDecl, app
 
 // kindOf parses a roles.json "type".
 func kindOf(s string) (Kind, bool) {
-	for k := Datastore; k <= Method; k++ {
+	for k := Datastore; k <= SingletonMethod; k++ {
 		if k.String() == s {
 			return k, true
 		}
@@ -534,7 +534,7 @@ func applies(ai int, k Kind) bool {
 	switch k {
 	case Attribute:
 		return ai != executeIdx && ai != promoteIdx
-	case Method:
+	case Method, Singleton, SingletonMethod:
 		return ai == executeIdx || ai == promoteIdx
 	}
 	return true
@@ -562,6 +562,16 @@ func resourceOf(k Kind, applyTo string) (res Resource, msg string) {
 			return bad(`"DataClass.attribute"`)
 		}
 		return AttributeResource(dc, member), ""
+	case Singleton:
+		if dotted || !isIdent(dc) || dc == "ds" {
+			return bad(`a singleton name like "Cart"`)
+		}
+		return SingletonResource(dc), ""
+	case SingletonMethod:
+		if !dotted || !isIdent(dc) || dc == "ds" || !isIdent(member) {
+			return bad(`"Singleton.function"`)
+		}
+		return SingletonMethodResource(dc, member), ""
 	default: // Method
 		if !dotted || !isIdent(dc) || !isIdent(member) {
 			return bad(`"ds.function" or "DataClass.function"`)

@@ -122,7 +122,7 @@ func TestParseErrors(t *testing.T) {
 			`roles.json:1:30: $.permissions.allowed[0]: missing "applyTo"`,
 			`roles.json:1:30: $.permissions.allowed[0]: missing "type"`}},
 		{"UnknownType", `{"permissions": {"allowed": [{"applyTo": "ds", "type": "Datastore"}]}}`, []string{
-			`roles.json:1:56: $.permissions.allowed[0].type: unknown type "Datastore" (want datastore, dataclass, attribute or method)`}},
+			`roles.json:1:56: $.permissions.allowed[0].type: unknown type "Datastore" (want datastore, dataclass, attribute, method, singleton or singletonMethod)`}},
 		{"TypeNotString", `{"permissions": {"allowed": [{"applyTo": "ds", "type": 1}]}}`, []string{
 			`roles.json:1:56: $.permissions.allowed[0].type: want string, got number`}},
 		{"ApplyToNotString", `{"permissions": {"allowed": [{"applyTo": ["ds"], "type": "datastore"}]}}`, []string{

@@ -65,6 +65,12 @@ const (
 	DataClass
 	Attribute
 	Method
+	// Singleton: a singleton as a whole (applyTo "Name"): execute and promote for all its
+	// functions, as 4D's roles.json "singleton".
+	Singleton
+	// SingletonMethod: one function of a singleton (applyTo "Name.fn"), 4D's
+	// "singletonMethod".
+	SingletonMethod
 )
 
 // String returns the roles.json spelling of the kind ("datastore", ...).
@@ -78,12 +84,17 @@ func (k Kind) String() string {
 		return "attribute"
 	case Method:
 		return "method"
+	case Singleton:
+		return "singleton"
+	case SingletonMethod:
+		return "singletonMethod"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
 
 // Resource names what is being accessed. DataClass is "" for the datastore and
-// for datastore functions; Member is the attribute or function name.
+// for datastore functions, and the singleton's name for a singleton and its
+// functions; Member is the attribute or function name.
 // Names are case-sensitive.
 type Resource struct {
 	Kind      Kind
@@ -108,13 +119,21 @@ func MethodResource(dc, fn string) Resource {
 	return Resource{Kind: Method, DataClass: dc, Member: fn}
 }
 
+// SingletonResource is the singleton name as a whole.
+func SingletonResource(name string) Resource { return Resource{Kind: Singleton, DataClass: name} }
+
+// SingletonMethodResource is the function fn of singleton name.
+func SingletonMethodResource(name, fn string) Resource {
+	return Resource{Kind: SingletonMethod, DataClass: name, Member: fn}
+}
+
 // String returns the roles.json "applyTo" spelling of r ("ds", "Users",
 // "Users.name", "ds.authentify").
 func (r Resource) String() string {
 	switch r.Kind {
 	case Datastore:
 		return "ds"
-	case DataClass:
+	case DataClass, Singleton:
 		return r.DataClass
 	}
 	if r.DataClass == "" {
@@ -135,6 +154,10 @@ func (r Resource) wellFormed() bool {
 		return r.DataClass != "" && r.Member != ""
 	case Method:
 		return r.Member != ""
+	case Singleton:
+		return r.DataClass != "" && r.Member == ""
+	case SingletonMethod:
+		return r.DataClass != "" && r.Member != ""
 	}
 	return false
 }
@@ -328,7 +351,7 @@ func (c *Config) allowed(held []string, ai int, r Resource) bool {
 			return c.permits(&attr.settings[ai], held)
 		}
 		return true
-	case Method:
+	case Method, Singleton, SingletonMethod:
 		return ai == executeIdx && c.permits(c.methodSetting(ai, r), held)
 	}
 	return false
@@ -347,9 +370,20 @@ func (c *Config) classSetting(ai int, dc string) *setting {
 
 // methodSetting returns the setting governing action ai on method m: its own,
 // else its dataclass's, else the datastore's.
+//
+// For a singleton function: its own, else its singleton's, else the datastore's.
 func (c *Config) methodSetting(ai int, m Resource) *setting {
 	if r := c.rules[m]; r != nil && r.settings[ai].set {
 		return &r.settings[ai]
+	}
+	switch m.Kind {
+	case SingletonMethod:
+		if r := c.rules[SingletonResource(m.DataClass)]; r != nil && r.settings[ai].set {
+			return &r.settings[ai]
+		}
+		return &c.ds.settings[ai]
+	case Singleton:
+		return &c.ds.settings[ai]
 	}
 	return c.classSetting(ai, m.DataClass)
 }
@@ -381,7 +415,7 @@ func (c *Config) permits(s *setting, held []string) bool {
 // else its dataclass's, else the datastore's. It returns nil when no promote
 // applies or r is not a method.
 func (c *Config) Promoted(r Resource) []string {
-	if r.Kind != Method || !r.wellFormed() {
+	if r.Kind != Method && r.Kind != SingletonMethod || !r.wellFormed() {
 		return nil
 	}
 	s := c.methodSetting(promoteIdx, r)

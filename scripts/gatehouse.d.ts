@@ -121,6 +121,9 @@ interface GatehouseSelection {
   orderBy(order: string): GatehouseSelection;
   slice(start: number, end?: number): GatehouseSelection;
   toArray(): GatehouseEntity[];
+  /** Always true: tells a selection from an entity (a parameter may be either). */
+  readonly isSelection: true;
+  [Symbol.iterator](): Iterator<GatehouseEntity>;
   [key: string]: any;
 }
 
@@ -138,3 +141,42 @@ interface GatehouseDataClass {
  * inside functions, not in a module's top-level code.
  */
 declare const ds: { [dataClass: string]: GatehouseDataClass & any };
+
+/**
+ * An exported function: callable over REST; `onHttpGet = true` opens it to GET
+ * (arguments from ?$params='[...]'). Arguments are JSON values, except 4D's
+ * entity and selection parameters ({"__DATACLASS","__ENTITY":true,"__KEY"},
+ * {"__DATASET","__ENTITIES":true}), which arrive as a GatehouseEntity and a
+ * GatehouseSelection.
+ */
+type GatehouseFunction<This = any> = ((this: This, ...args: any[]) => any) & { onHttpGet?: boolean };
+
+/**
+ * Entity functions of scripts/{DataClass}.js, reached by POST /rest/{DataClass}({key})/{name}:
+ * `this` is the entity. Type them with JSDoc:
+ *
+ *     /** @type {GatehouseEntityFunctions} *\/
+ *     exports.entity = { sendReminder(text) { return this.name + ": " + text; } };
+ */
+type GatehouseEntityFunctions = { [name: string]: GatehouseFunction<GatehouseEntity> };
+
+/**
+ * Entity-selection functions of scripts/{DataClass}.js, reached by
+ * POST /rest/{DataClass}/{name}?$filter=…&$orderby=… and
+ * POST /rest/{DataClass}/$entityset/{ID}/{name}: `this` is the selection.
+ *
+ *     /** @type {GatehouseSelectionFunctions} *\/
+ *     exports.selection = { totalOf(attr) { let t = 0; for (const e of this) t += e[attr]; return t; } };
+ */
+type GatehouseSelectionFunctions = { [name: string]: GatehouseFunction<GatehouseSelection> };
+
+/**
+ * The exports of a singleton file, scripts/singletons/{Name}.js, reached by
+ * POST /rest/$singleton/{Name}/{name}. `this` is the module's exports. A
+ * singleton lives for one call: module-level variables start afresh at every
+ * call (keep state in Session.storage or in the datastore).
+ *
+ *     /** @type {GatehouseSingleton} *\/
+ *     module.exports = { today() { return new Date().toISOString().slice(0, 10); } };
+ */
+type GatehouseSingleton = { [name: string]: GatehouseFunction };

@@ -209,9 +209,9 @@ func (h measuredHost) Authenticate(ctx context.Context, sc *engine.Scripts, ss e
 	return ok, err
 }
 
-func (h measuredHost) Call(ctx context.Context, sc *engine.Scripts, ss engine.Session, module, name string, args []any) (any, error) {
+func (h measuredHost) CallOn(ctx context.Context, sc *engine.Scripts, ss engine.Session, module string, scope engine.Scope, name string, this any, args []any) (any, error) {
 	start := time.Now()
-	v, err := h.Engine.Call(ctx, sc, ss, module, name, args)
+	v, err := h.Engine.CallOn(ctx, sc, ss, module, scope, name, this, args)
 	h.m.ScriptCall(module+"."+name, outcome(err), time.Since(start))
 	return v, err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,6 +53,19 @@ func TestDemoDefaultMode(t *testing.T) {
 	code, body = b.do("POST", "/rest/SalesPersons/myCustomers", nil, "")
 	if code != 200 || !strings.Contains(body, `"__COUNT":4`) {
 		t.Fatalf("myCustomers: %d %s", code, body)
+	}
+	// The demo's entity and selection functions (scripts/Customers.js), as in the README.
+	code, body = b.do("POST", "/rest/Customers(1)/sendReminder", nil, `["Your order is ready"]`)
+	if code != 200 || body != `{"result":{"from":"Ann Archer <ann@example.com>","text":"Your order is ready","to":"Acme","totalPurchase":125000}}` {
+		t.Fatalf("sendReminder: %d %s", code, body)
+	}
+	code, body = b.do("POST", "/rest/Customers/totalOf?$filter="+url.QueryEscape(`"totalPurchase > 50000"`), nil, "")
+	if code != 200 || body != `{"result":{"count":3,"total":300000}}` {
+		t.Fatalf("totalOf: %d %s", code, body)
+	}
+	code, body = b.do("GET", "/rest/Customers/totalOf?$params="+url.QueryEscape(`'["ID"]'`), nil, "")
+	if code != 200 || body != `{"result":{"count":6,"total":21}}` {
+		t.Fatalf("totalOf ID: %d %s", code, body)
 	}
 	// A wrong password: 401 {"result":false}.
 	if code, body := s.browser().do("POST", "/rest/$directory/login", map[string]string{

@@ -111,4 +111,9 @@
 // returns that value). They hold only Go values and may be used after the call has ended.
 // Nested in a result (an array of entities), an entity marshals to JSON as toObject() does;
 // a nested selection fails to marshal with ErrNestedSelection instead of writing {}.
+//
+// The other way, Global.Import (the engine's Importer) makes the script object of a Go value
+// the REST layer passes to a function as its this or as a parameter: a *datastore.Entity
+// becomes an entity, a datastore.SelectionRef (a query, or the keys of an entity set) a
+// selection that is read lazily like any other.
 package dsjs

@@ -267,3 +267,41 @@ func (d *datastoreObject) Delete(key string) bool {
 	d.c.readOnly("ds", key)
 	return false
 }
+
+// Import makes the script object of a value the REST layer passes to a function (as this or
+// as a parameter): a *datastore.Entity becomes an entity, a datastore.SelectionRef an entity
+// selection, both of the call's ds (global). It satisfies the engine's Importer interface.
+func (g *Global) Import(global goja.Value, v any) (goja.Value, bool, error) {
+	switch v.(type) {
+	case *datastore.Entity, datastore.SelectionRef:
+	default:
+		return nil, false, nil
+	}
+	obj, ok := global.(*goja.Object)
+	if !ok {
+		return nil, false, errors.New("dsjs: ds is not this package's object")
+	}
+	d, ok := obj.Export().(*datastoreObject)
+	if !ok {
+		return nil, false, errors.New("dsjs: ds is not this package's object")
+	}
+	c := d.c
+	switch x := v.(type) {
+	case *datastore.Entity:
+		if x == nil || x.DataClass == nil || c.model.DataClass(x.DataClass.Name) == nil {
+			return nil, false, errors.New("dsjs: an entity of a dataclass the model does not have")
+		}
+		return c.newEntity(x), true, nil
+	case datastore.SelectionRef:
+		dc := (*datastore.DataClass)(nil)
+		if x.DataClass != nil {
+			dc = c.model.DataClass(x.DataClass.Name)
+		}
+		if dc == nil {
+			return nil, false, errors.New("dsjs: a selection of a dataclass the model does not have")
+		}
+		return c.newSelection(&selection{c: c, dc: dc, filter: x.Filter, params: x.Params, orderBy: x.OrderBy,
+			inKeys: x.InKeys, keys: x.Keys, empty: x.InKeys && len(x.Keys) == 0}), true, nil
+	}
+	return nil, false, nil
+}

@@ -23,6 +23,8 @@ type selection struct {
 
 	filter  string
 	params  []any
+	inKeys  bool     // restricted to the entities whose keys are keys (an entity set)
+	keys    []string // written as in URLs
 	orderBy string
 	skip    int
 	limit   int  // 0: up to the end of the matches
@@ -54,7 +56,7 @@ func (s *selection) fetch(ctx context.Context, from, n int, counted bool) (*data
 	if s.empty || bounded && limit <= 0 {
 		return &datastore.Selection{DataClass: s.dc, Entities: []*datastore.Entity{}}, nil
 	}
-	q := datastore.Query{Filter: s.filter, Params: s.params, OrderBy: s.orderBy, Skip: s.skip + from, Limit: limit, NoCount: !counted}
+	q := datastore.Query{Filter: s.filter, Params: s.params, InKeys: s.inKeys, Keys: s.keys, OrderBy: s.orderBy, Skip: s.skip + from, Limit: limit, NoCount: !counted}
 	if s.owner != nil {
 		return s.c.db.RelatedEntities(ctx, s.owner, s.attr, q)
 	}
@@ -79,7 +81,7 @@ func (s *selection) count(ctx context.Context) (int, error) {
 	if s.empty {
 		return 0, nil
 	}
-	q := datastore.Query{Filter: s.filter, Params: s.params}
+	q := datastore.Query{Filter: s.filter, Params: s.params, InKeys: s.inKeys, Keys: s.keys}
 	if s.owner != nil {
 		q.Limit = 1
 		sel, err := s.c.db.RelatedEntities(ctx, s.owner, s.attr, q)
@@ -112,7 +114,7 @@ func (s *selection) DatastoreKeys(ctx context.Context) ([]string, error) {
 	if s.empty {
 		return []string{}, nil
 	}
-	q := datastore.Query{Filter: s.filter, Params: s.params, OrderBy: s.orderBy, Skip: s.skip, Limit: s.limit}
+	q := datastore.Query{Filter: s.filter, Params: s.params, InKeys: s.inKeys, Keys: s.keys, OrderBy: s.orderBy, Skip: s.skip, Limit: s.limit}
 	if s.owner != nil {
 		return s.c.db.RelatedKeys(ctx, s.owner, s.attr, q)
 	}
