@@ -310,3 +310,23 @@ func decodeValue(typ string, v any, boolean func(any) (bool, bool)) (any, error)
 	}
 	return nil, fmt.Errorf("datastore: stored value %v does not fit type %s", v, typ)
 }
+
+// columnNames runs query (one placeholder, the table) and collects the names it returns:
+// the columns of a table, as each dialect's catalogue lists them. Errors are the driver's
+// (the caller classifies them).
+func columnNames(ctx context.Context, tx *sql.Tx, query, table string) (map[string]bool, error) {
+	rows, err := tx.QueryContext(ctx, query, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out[n] = true
+	}
+	return out, rows.Err()
+}

@@ -89,20 +89,8 @@ func (d pgDialect) lockSchema(ctx context.Context, tx *sql.Tx) error {
 func (pgDialect) legacyCleanup(context.Context, *sql.Tx, string) error { return nil }
 
 func (d pgDialect) columns(ctx context.Context, tx *sql.Tx, table string) (map[string]bool, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1", table)
-	if err != nil {
-		return nil, d.classify(err)
-	}
-	defer rows.Close()
-	out := map[string]bool{}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, d.classify(err)
-		}
-		out[n] = true
-	}
-	return out, d.classify(rows.Err())
+	names, err := columnNames(ctx, tx, "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1", table)
+	return names, d.classify(err)
 }
 
 func (pgDialect) sqlType(typ string) string {

@@ -184,20 +184,8 @@ func (d sqliteDialect) legacyCleanup(ctx context.Context, tx *sql.Tx, format str
 }
 
 func (d sqliteDialect) columns(ctx context.Context, tx *sql.Tx, table string) (map[string]bool, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT name FROM pragma_table_info(?)", table)
-	if err != nil {
-		return nil, d.classify(err)
-	}
-	defer rows.Close()
-	out := map[string]bool{}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, d.classify(err)
-		}
-		out[n] = true
-	}
-	return out, d.classify(rows.Err())
+	names, err := columnNames(ctx, tx, "SELECT name FROM pragma_table_info(?)", table)
+	return names, d.classify(err)
 }
 
 func (sqliteDialect) sqlType(typ string) string {
