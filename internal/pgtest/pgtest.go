@@ -40,7 +40,7 @@ var (
 
 // Main runs m's tests against SQLite, then starts a cluster and runs them again with Active
 // true. pgRun, when not empty and no -run was given, restricts the PostgreSQL pass to the
-// tests it matches (a -test.run pattern). It returns the exit code for os.Exit.
+// tests it matches (a -test.run pattern) and runs no benchmark. It returns the exit code for os.Exit.
 func Main(m *testing.M, pgRun string) int {
 	code := m.Run()
 	bin, err := BinDir()
@@ -52,14 +52,26 @@ func Main(m *testing.M, pgRun string) int {
 		fmt.Fprintf(os.Stderr, "pgtest: SKIP: the PostgreSQL pass did not run: %v (install Debian's postgresql; with CI set this fails)\n", err)
 		return code
 	}
+	if pgRun != "" {
+		if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "^$" {
+			return code // only benchmarks were asked for; see below
+		}
+	}
 	c, err := Start(bin)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pgtest: FAIL: %v\n", err)
 		return 1
 	}
 	defer c.Stop()
-	if f := flag.Lookup("test.run"); pgRun != "" && f != nil && f.Value.String() == "" {
-		f.Value.Set(pgRun)
+	if pgRun != "" {
+		if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "" {
+			f.Value.Set(pgRun)
+		}
+		// A restricted pass is for the tests it names: the package's benchmarks measure
+		// SQLite and have already run (running them again would also overwrite -cpuprofile).
+		if f := flag.Lookup("test.bench"); f != nil {
+			f.Value.Set("")
+		}
 	}
 	fmt.Printf("pgtest: running the tests again against PostgreSQL (%s)\n", c.addr)
 	current = c
