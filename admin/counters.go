@@ -51,31 +51,32 @@ func WatchCounters(store sessions.Store, limits Limits) *Counters {
 	return &Counters{Store: store, limits: limits, keys: map[string]seen{}}
 }
 
+var _ sessions.CounterBatch = (*Counters)(nil)
+
 // Hit implements sessions.Store.
 func (c *Counters) Hit(ctx context.Context, key string, now time.Time, window time.Duration) (int, time.Time, error) {
 	n, reset, err := c.Store.Hit(ctx, key, now, window)
 	if err == nil {
-		c.mu.Lock()
-		c.keys[key] = seen{n: n, reset: reset}
-		c.mu.Unlock()
+		c.saw(key, n, reset)
 	}
 	return n, reset, err
+}
+
+// HitAll implements sessions.CounterBatch, in one step when the store can (the watch
+// must not cost the store its batches).
+func (c *Counters) HitAll(ctx context.Context, keys []string, now time.Time, window time.Duration) ([]sessions.Count, error) {
+	counts, err := sessions.HitAll(ctx, c.Store, keys, now, window)
+	for i, n := range counts {
+		c.saw(keys[i], n.N, n.Reset)
+	}
+	return counts, err
 }
 
 // Unhit implements sessions.Store.
 func (c *Counters) Unhit(ctx context.Context, key string, now time.Time) error {
 	err := c.Store.Unhit(ctx, key, now)
 	if err == nil {
-		c.mu.Lock()
-		if s, ok := c.keys[key]; ok {
-			if s.n <= 1 {
-				delete(c.keys, key)
-			} else {
-				s.n--
-				c.keys[key] = s
-			}
-		}
-		c.mu.Unlock()
+		c.unhit(key)
 	}
 	return err
 }
@@ -84,11 +85,48 @@ func (c *Counters) Unhit(ctx context.Context, key string, now time.Time) error {
 func (c *Counters) ResetHits(ctx context.Context, key string) error {
 	err := c.Store.ResetHits(ctx, key)
 	if err == nil {
-		c.mu.Lock()
-		delete(c.keys, key)
-		c.mu.Unlock()
+		c.forget(key)
 	}
 	return err
+}
+
+// Settle implements sessions.CounterBatch, in one step when the store can.
+func (c *Counters) Settle(ctx context.Context, unhit, reset []string, now time.Time) error {
+	err := sessions.Settle(ctx, c.Store, unhit, reset, now)
+	if err == nil {
+		for _, k := range unhit {
+			c.unhit(k)
+		}
+		for _, k := range reset {
+			c.forget(k)
+		}
+	}
+	return err
+}
+
+func (c *Counters) saw(key string, n int, reset time.Time) {
+	c.mu.Lock()
+	c.keys[key] = seen{n: n, reset: reset}
+	c.mu.Unlock()
+}
+
+func (c *Counters) unhit(key string) {
+	c.mu.Lock()
+	if s, ok := c.keys[key]; ok {
+		if s.n <= 1 {
+			delete(c.keys, key)
+		} else {
+			s.n--
+			c.keys[key] = s
+		}
+	}
+	c.mu.Unlock()
+}
+
+func (c *Counters) forget(key string) {
+	c.mu.Lock()
+	delete(c.keys, key)
+	c.mu.Unlock()
 }
 
 // List returns the counters whose window is still open at now, throttled ones first.

@@ -129,6 +129,64 @@ type Counters interface {
 	ResetHits(ctx context.Context, key string) error
 }
 
+// CounterBatch is an optional capability of Counters, for a store where every call costs a
+// round trip and a script run of its own (Redis): the throttle's counter operations of one
+// step of a login, in one call. Use it through HitAll and Settle, which fall back to one
+// call per key for a store without it.
+type CounterBatch interface {
+	// HitAll is Hit on each of keys, as one atomic step; it returns their counts in order.
+	HitAll(ctx context.Context, keys []string, now time.Time, window time.Duration) ([]Count, error)
+	// Settle is Unhit on each of unhit and ResetHits on each of reset, as one atomic step.
+	Settle(ctx context.Context, unhit, reset []string, now time.Time) error
+}
+
+// Count is a counter after a hit: its new value and when its window ends.
+type Count struct {
+	N     int
+	Reset time.Time
+}
+
+// HitAll hits each of keys in c: in one call when c is a CounterBatch, else one by one. On
+// an error, the counts returned are those of the keys hit before it (the caller takes them
+// back); a batch is all or nothing.
+func HitAll(ctx context.Context, c Counters, keys []string, now time.Time, window time.Duration) ([]Count, error) {
+	if b, ok := c.(CounterBatch); ok {
+		return b.HitAll(ctx, keys, now, window)
+	}
+	counts := make([]Count, 0, len(keys))
+	for _, k := range keys {
+		n, reset, err := c.Hit(ctx, k, now, window)
+		if err != nil {
+			return counts, err
+		}
+		counts = append(counts, Count{N: n, Reset: reset})
+	}
+	return counts, nil
+}
+
+// Settle takes one back from each of unhit and drops each of reset in c: in one call when
+// c is a CounterBatch, else one by one (every key is tried; the errors are joined).
+func Settle(ctx context.Context, c Counters, unhit, reset []string, now time.Time) error {
+	if len(unhit) == 0 && len(reset) == 0 {
+		return nil
+	}
+	if b, ok := c.(CounterBatch); ok {
+		return b.Settle(ctx, unhit, reset, now)
+	}
+	var errs []error
+	for _, k := range unhit {
+		if err := c.Unhit(ctx, k, now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, k := range reset {
+		if err := c.ResetHits(ctx, k); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Tokens are one-time tokens naming a session (SPEC §4.5).
 type Tokens interface {
 	// PutToken stores a one-time token for a session until expires (a store with its own

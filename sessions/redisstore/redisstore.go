@@ -669,6 +669,50 @@ func (s *Store) ResetHits(ctx context.Context, key string) error {
 	return nil
 }
 
+// HitAll implements sessions.CounterBatch: the keys' hits in one script run.
+func (s *Store) HitAll(ctx context.Context, keys []string, _ time.Time, window time.Duration) ([]sessions.Count, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	r, err := s.run(ctx, hitAllScript, s.counterKeys(keys), append([]string{us(window)}, keys...)...)
+	if err != nil || len(r) != 2*len(keys) {
+		return nil, s.fail("hit", err)
+	}
+	counts := make([]sessions.Count, len(keys))
+	for i := range counts {
+		n, _ := r[2*i].AsInt64()
+		reset, _ := r[2*i+1].ToString()
+		counts[i] = sessions.Count{N: int(n), Reset: micros(reset)}
+	}
+	return counts, nil
+}
+
+// Settle implements sessions.CounterBatch: the take-backs and resets in one script run.
+func (s *Store) Settle(ctx context.Context, unhit, reset []string, _ time.Time) error {
+	if len(unhit)+len(reset) == 0 {
+		return nil
+	}
+	keys := append(append([]string{}, unhit...), reset...)
+	args := append([]string{strconv.Itoa(len(unhit))}, keys...)
+	cctx, cancel := s.ctx(ctx)
+	defer cancel()
+	if err := settleScript.Exec(cctx, s.c, s.counterKeys(keys), append([]string{s.p, s.clockArg()}, args...)).Error(); err != nil {
+		return s.fail("settle hits", err)
+	}
+	return nil
+}
+
+var _ sessions.CounterBatch = (*Store)(nil)
+
+// counterKeys are the Redis keys of counters, declared to the script that uses them.
+func (s *Store) counterKeys(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = s.p + "c:" + k
+	}
+	return out
+}
+
 // PutToken implements sessions.Tokens. The token lives expires minus the caller's now,
 // measured by the server's clock.
 func (s *Store) PutToken(ctx context.Context, tok, sessionID string, expires time.Time) error {

@@ -266,6 +266,40 @@ if n and n > 0 and r > now then redis.call('HINCRBY', k, 'n', -1) end
 return 1
 `)
 
+// ARGV[3]: window (µs); ARGV[4..]: keys. hitScript on each key in one run: {n1, r1, n2, r2, ...}.
+var hitAllScript = script(`
+local now = clock()
+local window = tonumber(ARGV[3])
+local out = {}
+for i = 4, #ARGV do
+  local k = P .. 'c:' .. ARGV[i]
+  local h = redis.call('HMGET', k, 'n', 'r')
+  local n, r = tonumber(h[1]), tonumber(h[2])
+  if not n or r <= now then n, r = 0, now + window end
+  n = n + 1
+  redis.call('HSET', k, 'n', f(n), 'r', f(r))
+  redis.call('PEXPIRE', k, f(math.ceil((r - now) / 1000) + 1000))
+  out[#out + 1] = n
+  out[#out + 1] = f(r)
+end
+return out
+`)
+
+// ARGV[3]: how many keys to take one back from (u); ARGV[4..3+u]: those keys, as
+// unhitScript; ARGV[4+u..]: keys to drop, as ResetHits.
+var settleScript = script(`
+local now = clock()
+local u = tonumber(ARGV[3])
+for i = 4, 3 + u do
+  local k = P .. 'c:' .. ARGV[i]
+  local h = redis.call('HMGET', k, 'n', 'r')
+  local n, r = tonumber(h[1]), tonumber(h[2])
+  if n and n > 0 and r > now then redis.call('HINCRBY', k, 'n', -1) end
+end
+for i = 4 + u, #ARGV do redis.call('DEL', P .. 'c:' .. ARGV[i]) end
+return 1
+`)
+
 // ARGV[3..]: token, session ID, lifespan (µs).
 var putTokenScript = script(`
 local now = clock()

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("LicenceRace", func(t *testing.T) { testLicenceRace(t, newStore) })
 	t.Run("Counters", func(t *testing.T) { testCounters(t, newStore) })
 	t.Run("ConcurrentHitsGetDistinctCounts", func(t *testing.T) { testConcurrentHits(t, newStore) })
+	t.Run("CounterBatches", func(t *testing.T) { testCounterBatches(t, newStore) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newStore) })
 	t.Run("UpdateRetriesOnConflict", func(t *testing.T) { testUpdateConflicts(t, newStore) })
 	t.Run("EntitySets", func(t *testing.T) { testEntitySets(t, newStore) })
@@ -212,6 +213,83 @@ func testConcurrentHits(t *testing.T, newStore NewStore) {
 		if !got[k] {
 			t.Fatalf("count %d never given", k)
 		}
+	}
+}
+
+// testCounterBatches checks sessions.HitAll and sessions.Settle: a store's CounterBatch
+// when it has one, one call per key otherwise. Both must act as the single calls do.
+func testCounterBatches(t *testing.T, newStore NewStore) {
+	ctx := context.Background()
+	c := NewClock()
+	st := newStore(t, Options{Now: c.Now})
+	t.Cleanup(func() { st.Close() })
+	const window = 5 * time.Minute
+	start := c.Now()
+	for i := 1; i <= 3; i++ {
+		counts, err := sessions.HitAll(ctx, st, []string{"ip", "user"}, c.Now(), window)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := sessions.Count{N: i, Reset: start.Add(window)}
+		if len(counts) != 2 || counts[0] != want || counts[1] != want {
+			t.Fatalf("batch %d: got %+v, want two of %+v", i, counts, want)
+		}
+		c.Add(time.Second)
+	}
+	// A batch and a single hit count the same counter.
+	if n, _, _ := st.Hit(ctx, "ip", c.Now(), window); n != 4 {
+		t.Fatalf("a single hit after three batches: got %d, want 4", n)
+	}
+	if err := sessions.Settle(ctx, st, []string{"ip", "missing"}, []string{"user"}, c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := sessions.HitAll(ctx, st, []string{"ip", "user", "missing"}, c.Now(), window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[0].N != 4 || counts[1].N != 1 || counts[2].N != 1 {
+		t.Fatalf("after settling (ip taken back, user reset, missing never made): got %+v, want counts 4, 1, 1", counts)
+	}
+	if !counts[1].Reset.Equal(c.Now().Add(window)) {
+		t.Fatalf("a reset counter's new window ends %v, want %v", counts[1].Reset, c.Now().Add(window))
+	}
+	// Past the window, a take-back leaves the next window alone.
+	c.Add(window)
+	if err := sessions.Settle(ctx, st, []string{"ip"}, nil, c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if counts, _ := sessions.HitAll(ctx, st, []string{"ip"}, c.Now(), window); len(counts) != 1 || counts[0].N != 1 {
+		t.Fatalf("after the window: got %+v, want a new count of 1", counts)
+	}
+	if err := sessions.Settle(ctx, st, nil, nil, c.Now()); err != nil {
+		t.Fatalf("an empty settle: %v", err)
+	}
+
+	// Batches racing on one key get distinct counts, as single hits do.
+	const n = 32
+	seen := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			counts, err := sessions.HitAll(ctx, st, []string{"race", "race-other"}, c.Now(), window)
+			if err != nil || len(counts) != 2 {
+				t.Error(counts, err)
+				return
+			}
+			seen <- counts[0].N
+		})
+	}
+	wg.Wait()
+	close(seen)
+	got := map[int]bool{}
+	for k := range seen {
+		if got[k] {
+			t.Fatalf("count %d given twice", k)
+		}
+		got[k] = true
+	}
+	if len(got) != n {
+		t.Fatalf("%d distinct counts, want %d", len(got), n)
 	}
 }
 
