@@ -2,7 +2,7 @@ package sessions
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"strings"
 	"time"
 
