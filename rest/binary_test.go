@@ -151,7 +151,9 @@ func TestBinaryRoundTripsThroughUploadAndBinary(t *testing.T) {
 	if len(list.body) > 4000 || bytes.Contains(list.body, pic[8:40]) {
 		t.Fatalf("the list carries bytes (%d bytes)", len(list.body))
 	}
-	var l struct{ Entities []map[string]any `json:"__ENTITIES"` }
+	var l struct {
+		Entities []map[string]any `json:"__ENTITIES"`
+	}
 	if err := json.Unmarshal(list.body, &l); err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +341,7 @@ func TestBinaryPermissions(t *testing.T) {
 	}
 	wantStatus(t, staff.get("/rest/Employee(12)/photo?$imageformat=best&$expand=photo"), 404, 1500)
 	wantStatus(t, staff.get("/rest/Employee?$filter="+urlQuery("photo = null")), 404, 1500) // unreadable: unknown
-	sid := staff.upload("$rawPict", "image/png", pic)                                        // any member may upload…
+	sid := staff.upload("$rawPict", "image/png", pic)                                       // any member may upload…
 	wantStatus(t, staff.post("/rest/Employee?$method=update", `{"__KEY":"12","photo":{"ID":"`+sid+`"}}`), 401, 1558)
 	wantStatus(t, staff.post("/rest/Employee?$method=update", `{"name":"New","photo":{"ID":"`+sid+`"}}`), 401, 1903)
 	if got := hr.get("/rest/Employee(12)/photo?$expand=photo"); !bytes.Equal(got.body, pic) {
@@ -351,7 +353,9 @@ func TestBinaryPermissions(t *testing.T) {
 	wantStatus(t, fl.client().doBytes("POST", "/rest/$upload?$rawPict=true", "image/png", pic, nil), 401, 1901)
 }
 
-func urlQuery(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, " ", "%20"), "#", "%23") }
+func urlQuery(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, " ", "%20"), "#", "%23")
+}
 
 // wantIn checks that the answer's body contains want.
 func wantIn(t *testing.T, r response, want string) {
