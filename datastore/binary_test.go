@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -246,5 +247,32 @@ func TestBinaryModelRules(t *testing.T) {
 	_, err = ParseModel([]byte(`{"dataClasses":[{"name":"D","attributes":[{"name":"p","type":"blob","primaryKey":true}]}]}`))
 	if err == nil || !strings.Contains(err.Error(), "primary key") {
 		t.Fatalf("blob key: %v", err)
+	}
+}
+
+// BenchmarkFindBinaries reads a page of 100 entities whose blob is empty, then 256 KiB each:
+// a read selects sizes and types, never bytes, so the two should cost about the same.
+func BenchmarkFindBinaries(b *testing.B) {
+	for _, size := range []int{0, 256 << 10} {
+		b.Run("blob="+strconv.Itoa(size), func(b *testing.B) {
+			db, _ := openTest(b, binaryModel)
+			dc := db.Model().DataClass("Doc")
+			data := randomBytes(size, 7)
+			for i := range 100 {
+				v := map[string]any{"title": "t" + strconv.Itoa(i)}
+				if size > 0 {
+					v["file"] = Binary{Data: data}
+				}
+				mustSave(b, db, dc, v)
+			}
+			ctx := context.Background()
+			b.ResetTimer()
+			for b.Loop() {
+				sel, err := db.Find(ctx, dc, Query{Limit: 100})
+				if err != nil || len(sel.Entities) != 100 {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
