@@ -233,17 +233,29 @@ func (d sqliteDialect) shadowDefs(a *Attribute) []string {
 
 func (d sqliteDialect) createTable(dc *DataClass) string {
 	cols := []string{}
+	var blobs []string
 	for _, a := range dc.Attributes {
+		if a.IsBinary() {
+			// Last in the row: SQLite reaches a column stored after a large value by walking
+			// its overflow pages, so every read of the entity would pay for the bytes.
+			blobs = append(blobs, d.columnDef(a))
+			cols = append(cols, d.shadowDefs(a)...)
+			continue
+		}
 		if a.hasColumn() {
 			cols = append(cols, d.columnDef(a))
 			cols = append(cols, d.shadowDefs(a)...)
 		}
 	}
 	cols = append(cols, d.quote(stampColumn)+" INTEGER NOT NULL DEFAULT 1", d.quote(timestampColumn)+" TEXT NOT NULL")
+	cols = append(cols, blobs...)
 	return "CREATE TABLE " + d.quote(dc.Name) + " (" + strings.Join(cols, ", ") + ")"
 }
 
 func (d sqliteDialect) addColumns(dc *DataClass, a *Attribute) []string {
+	if a.IsBinary() { // the type column first, so the bytes end the row (see createTable)
+		return append(d.addShadowColumns(dc, a), "ALTER TABLE "+d.quote(dc.Name)+" ADD COLUMN "+d.columnDef(a))
+	}
 	return append([]string{"ALTER TABLE " + d.quote(dc.Name) + " ADD COLUMN " + d.columnDef(a)}, d.addShadowColumns(dc, a)...)
 }
 
