@@ -18,6 +18,9 @@ type Aggregates struct {
 // aggregateColumn checks that attr is a storage attribute of dc that can be aggregated.
 func aggregateColumn(dc *DataClass, attr string) (*Attribute, error) {
 	a := dc.Attribute(attr)
+	if a != nil && a.IsBinary() {
+		return nil, &QueryError{Reason: ReasonUnsupported, Message: fmt.Sprintf("%s.%s is a %s attribute: it cannot be computed", dc.Name, attr, a.Type), Clause: ClauseFilter}
+	}
 	if a == nil || a.Kind != KindStorage || a.valueType() == TypeObject {
 		return nil, &QueryError{Reason: ReasonUnknownAttribute, Message: fmt.Sprintf("%s.%s cannot be computed", dc.Name, attr), Clause: ClauseFilter}
 	}

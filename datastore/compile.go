@@ -89,6 +89,9 @@ func (s *scope) walk(path []pathSeg) (alias string, dc *DataClass, i int, a *Att
 		if a == nil || s.c.visible != nil && !s.c.visible(dc, a) {
 			return "", nil, 0, nil, s.c.errorf(ReasonUnknownAttribute, seg.pos, "unknown attribute %q in dataclass %s", seg.name, dc.Name)
 		}
+		if a.IsBinary() {
+			return "", nil, 0, nil, s.c.errorf(ReasonUnsupported, seg.pos, "%s.%s is a %s attribute: it cannot be queried or ordered by", dc.Name, a.Name, a.Type)
+		}
 		if i == len(path)-1 || a.Kind == KindRelatedEntities {
 			return alias, dc, i, a, nil
 		}

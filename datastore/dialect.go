@@ -77,6 +77,10 @@ type dialect interface {
 	// forUpdate and forKeyShare are the row-lock suffixes of a SELECT in a write transaction.
 	forUpdate() string
 	forKeyShare() string
+	// lockOwner serialises, until tx ends, the transactions counting one owner's uploads.
+	lockOwner(ctx context.Context, tx *sql.Tx, owner string) error
+	// byteLength is the length in bytes of the binary value of column expression col.
+	byteLength(col string) string
 	// readTx is the isolation of a read that must see one snapshot (a page and its count).
 	readTx() *sql.TxOptions
 

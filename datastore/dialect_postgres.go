@@ -76,6 +76,10 @@ func (d pgDialect) metaDDL() []string {
 		`CREATE TABLE IF NOT EXISTS ` + d.quote(metaTable) + ` (name text COLLATE "C" PRIMARY KEY, value text NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS ` + d.quote(schemaTable) + ` (dataclass text COLLATE "C" NOT NULL, attribute text COLLATE "C" NOT NULL,` +
 			` kind text NOT NULL, type text NOT NULL, primary_key boolean NOT NULL, PRIMARY KEY (dataclass, attribute))`,
+		`CREATE TABLE IF NOT EXISTS ` + d.quote(uploadsTable) + ` (id text COLLATE "C" PRIMARY KEY, owner text COLLATE "C" NOT NULL,` +
+			` type text NOT NULL, data bytea NOT NULL, expires text COLLATE "C" NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS ` + d.quote(shortName(uploadsTable+".owner")) + ` ON ` + d.quote(uploadsTable) + ` (owner)`,
+		`CREATE INDEX IF NOT EXISTS ` + d.quote(shortName(uploadsTable+".expires")) + ` ON ` + d.quote(uploadsTable) + ` (expires)`,
 	}
 }
 
@@ -101,6 +105,8 @@ func (pgDialect) sqlType(typ string) string {
 		return "boolean"
 	case TypeNumber:
 		return "double precision" // float64; PostgreSQL's real is 4 bytes
+	case TypeBlob, TypePicture:
+		return "bytea"
 	}
 	// string, uuid, date (fixed-width ISO text, as in SQLite: nanoseconds kept, sorts
 	// chronologically), object (JSON text, returned as written).
@@ -128,6 +134,9 @@ func (d pgDialect) foreignKey(dc *DataClass, a *Attribute) []string {
 }
 
 func (d pgDialect) shadowDefs(a *Attribute) []string {
+	if a.IsBinary() {
+		return []string{d.quote(typeColumn(a)) + " text"}
+	}
 	if !a.hasShadow() {
 		return nil
 	}
@@ -243,6 +252,18 @@ func (d pgDialect) afterExplicitKey(ctx context.Context, tx *sql.Tx, dc *DataCla
 		WHERE $3 > COALESCE(pg_sequence_last_value(s), 0)`, table, dc.Key.Name, key)
 	return d.classify(err)
 }
+
+// uploadLockID is the first half of the advisory lock around counting an owner's uploads ("upld").
+const uploadLockID int32 = 0x75706c64
+
+// lockOwner takes a transaction-scoped advisory lock on the owner, so two instances counting
+// the same owner's uploads take turns.
+func (d pgDialect) lockOwner(ctx context.Context, tx *sql.Tx, owner string) error {
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", uploadLockID, owner)
+	return d.classify(err)
+}
+
+func (pgDialect) byteLength(col string) string { return "octet_length(" + col + ")" }
 
 func (pgDialect) forUpdate() string   { return " FOR UPDATE" }
 func (pgDialect) forKeyShare() string { return " FOR KEY SHARE" }

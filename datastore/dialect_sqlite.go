@@ -145,6 +145,10 @@ func (d sqliteDialect) metaDDL() []string {
 		`CREATE TABLE IF NOT EXISTS ` + d.quote(metaTable) + ` (name TEXT PRIMARY KEY, value TEXT NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS ` + d.quote(schemaTable) + ` (dataclass TEXT NOT NULL, attribute TEXT NOT NULL,` +
 			` kind TEXT NOT NULL, type TEXT NOT NULL, primary_key INTEGER NOT NULL, PRIMARY KEY (dataclass, attribute))`,
+		`CREATE TABLE IF NOT EXISTS ` + d.quote(uploadsTable) + ` (id TEXT PRIMARY KEY, owner TEXT NOT NULL, type TEXT NOT NULL,` +
+			` data BLOB NOT NULL, expires TEXT NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS ` + d.quote(uploadsTable+".owner") + ` ON ` + d.quote(uploadsTable) + ` (owner)`,
+		`CREATE INDEX IF NOT EXISTS ` + d.quote(uploadsTable+".expires") + ` ON ` + d.quote(uploadsTable) + ` (expires)`,
 	}
 }
 
@@ -194,6 +198,8 @@ func (sqliteDialect) sqlType(typ string) string {
 		return "INTEGER"
 	case TypeNumber:
 		return "REAL" // 8 bytes in SQLite
+	case TypeBlob, TypePicture:
+		return "BLOB"
 	}
 	return "TEXT" // string, uuid, date (fixed-width ISO text sorts chronologically), object (JSON)
 }
@@ -216,6 +222,9 @@ func (d sqliteDialect) columnDef(a *Attribute) string {
 }
 
 func (d sqliteDialect) shadowDefs(a *Attribute) []string {
+	if a.IsBinary() {
+		return []string{d.quote(typeColumn(a)) + " TEXT"}
+	}
 	if !a.hasShadow() {
 		return nil
 	}
@@ -224,17 +233,29 @@ func (d sqliteDialect) shadowDefs(a *Attribute) []string {
 
 func (d sqliteDialect) createTable(dc *DataClass) string {
 	cols := []string{}
+	var blobs []string
 	for _, a := range dc.Attributes {
+		if a.IsBinary() {
+			// Last in the row: SQLite reaches a column stored after a large value by walking
+			// its overflow pages, so every read of the entity would pay for the bytes.
+			blobs = append(blobs, d.columnDef(a))
+			cols = append(cols, d.shadowDefs(a)...)
+			continue
+		}
 		if a.hasColumn() {
 			cols = append(cols, d.columnDef(a))
 			cols = append(cols, d.shadowDefs(a)...)
 		}
 	}
 	cols = append(cols, d.quote(stampColumn)+" INTEGER NOT NULL DEFAULT 1", d.quote(timestampColumn)+" TEXT NOT NULL")
+	cols = append(cols, blobs...)
 	return "CREATE TABLE " + d.quote(dc.Name) + " (" + strings.Join(cols, ", ") + ")"
 }
 
 func (d sqliteDialect) addColumns(dc *DataClass, a *Attribute) []string {
+	if a.IsBinary() { // the type column first, so the bytes end the row (see createTable)
+		return append(d.addShadowColumns(dc, a), "ALTER TABLE "+d.quote(dc.Name)+" ADD COLUMN "+d.columnDef(a))
+	}
 	return append([]string{"ALTER TABLE " + d.quote(dc.Name) + " ADD COLUMN " + d.columnDef(a)}, d.addShadowColumns(dc, a)...)
 }
 
@@ -271,6 +292,12 @@ func (sqliteDialect) afterExplicitKey(context.Context, *sql.Tx, *DataClass, int6
 // Row locks are implicit: a write transaction holds the database's write lock.
 func (sqliteDialect) forUpdate() string   { return "" }
 func (sqliteDialect) forKeyShare() string { return "" }
+
+// lockOwner needs nothing: the one writer connection serialises write transactions.
+func (sqliteDialect) lockOwner(context.Context, *sql.Tx, string) error { return nil }
+
+// byteLength: length() of a BLOB counts bytes.
+func (sqliteDialect) byteLength(col string) string { return "length(" + col + ")" }
 
 // readTx: a read transaction in WAL mode sees one snapshot from its first read.
 func (sqliteDialect) readTx() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }

@@ -35,9 +35,10 @@ const (
 	ReasonPlaceholderMissing                        // a placeholder refers to a parameter that was not given
 	ReasonWrongType                                 // a value does not fit the attribute
 	ReasonUnknownAttribute                          // a path names no attribute, or one that cannot be used there
+	ReasonUnsupported                               // the attribute cannot be queried, ordered or computed (binary attributes)
 )
 
-var reasonNames = [...]string{"", "syntax", "placeholder missing", "wrong type", "unknown attribute"}
+var reasonNames = [...]string{"", "syntax", "placeholder missing", "wrong type", "unknown attribute", "unsupported"}
 
 func (r QueryReason) String() string {
 	if int(r) < len(reasonNames) && r != 0 {

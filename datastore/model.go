@@ -21,6 +21,10 @@ const (
 	TypeDate   = "date"
 	TypeUUID   = "uuid"
 	TypeObject = "object"
+	// TypeBlob and TypePicture are binary attributes (binary.go): bytes stored in the database,
+	// never read with the entity; REST shows them as deferred URIs ($catalog: "blob", "image").
+	TypeBlob    = "blob"
+	TypePicture = "picture"
 )
 
 // Attribute kinds (Attribute.Kind).
@@ -38,7 +42,7 @@ const maxNameLen = 63
 
 var storageTypes = map[string]bool{
 	TypeString: true, TypeLong: true, TypeNumber: true, TypeBool: true,
-	TypeDate: true, TypeUUID: true, TypeObject: true,
+	TypeDate: true, TypeUUID: true, TypeObject: true, TypeBlob: true, TypePicture: true,
 }
 
 // Model is a parsed model.json: the dataclasses of the datastore. A Model is immutable once
@@ -101,7 +105,7 @@ func (dc *DataClass) ParseKey(s string) (any, error) {
 // Attribute describes one attribute of a dataclass.
 type Attribute struct {
 	Name string
-	// Type is the storage type (string, long, number, bool, date, uuid, object); for relatedEntity
+	// Type is the storage type (string, long, number, bool, date, uuid, object, blob, picture); for relatedEntity
 	// and relatedEntities it is the name of the related dataclass (the REST catalog shows
 	// "<Name>Selection" for relatedEntities).
 	Type          string
@@ -119,6 +123,12 @@ type Attribute struct {
 
 // IsStorage reports whether the attribute holds a value of its own (not a relation).
 func (a *Attribute) IsStorage() bool { return a.Kind == KindStorage }
+
+// IsBinary reports whether the attribute holds bytes (blob or picture): entity reads carry a
+// BinaryInfo for it, DB.Binary reads the bytes.
+func (a *Attribute) IsBinary() bool {
+	return a.Kind == KindStorage && (a.Type == TypeBlob || a.Type == TypePicture)
+}
 
 // valueType is the type of the values the attribute holds in Entity.Values: its own type for
 // storage attributes, the related key's type for a relatedEntity (a foreign key).
@@ -365,14 +375,18 @@ func (p *modelParser) attribute(path string, n *jsonpos.Value) *Attribute {
 	case KindStorage:
 		switch {
 		case src.typeNode == nil:
-			p.errorf(n.Off, path, "missing \"type\" (one of string, long, number, bool, date, uuid, object)")
+			p.errorf(n.Off, path, "missing \"type\" (one of string, long, number, bool, date, uuid, object, blob, picture)")
 			ok = false
 		case !storageTypes[a.Type]:
-			p.errorf(src.typeNode.Off, path+".type", "unknown type %q (expected string, long, number, bool, date, uuid or object)", a.Type)
+			p.errorf(src.typeNode.Off, path+".type", "unknown type %q (expected string, long, number, bool, date, uuid, object, blob or picture)", a.Type)
 			ok = false
 		}
 		if pathNode != nil {
 			p.errorf(pathNode.Off, path+".path", "\"path\" is only allowed on relatedEntities attributes")
+			ok = false
+		}
+		if a.Indexed && (a.Type == TypeBlob || a.Type == TypePicture) {
+			p.errorf(n.Off, path+".indexed", "a %s attribute cannot be indexed", a.Type)
 			ok = false
 		}
 	case KindRelatedEntity:

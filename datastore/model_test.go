@@ -78,7 +78,7 @@ func TestParseModelErrors(t *testing.T) {
 func TestParseModelErrorFormat(t *testing.T) {
 	src := "{\"dataClasses\": [\n  {\"name\": \"Users\", \"attributes\": [\n    {\"name\": \"ID\", \"type\": \"long\", \"primaryKey\": true},\n    {\"name\": \"email\", \"type\": \"string\"},\n    {\"name\": \"age\",\n     \"type\": \"strin\"}]}]}"
 	_, err := ParseModel([]byte(src))
-	want := `model.json:6:14: $.dataClasses[0].attributes[2].type: unknown type "strin" (expected string, long, number, bool, date, uuid or object)`
+	want := `model.json:6:14: $.dataClasses[0].attributes[2].type: unknown type "strin" (expected string, long, number, bool, date, uuid, object, blob or picture)`
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v\nwant    %s", err, want)
 	}

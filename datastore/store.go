@@ -80,7 +80,10 @@ func (db *DB) plan(dc *DataClass, q Query, fixed *fixedCond) (*plan, error) {
 func (db *DB) selectList(dc *DataClass, alias string) string {
 	var cols []string
 	for _, a := range dc.Attributes {
-		if a.hasColumn() {
+		switch {
+		case a.IsBinary(): // the size and type, never the bytes (binary.go)
+			cols = append(cols, db.d.byteLength(alias+"."+db.d.quote(a.Name)), alias+"."+db.d.quote(typeColumn(a)))
+		case a.hasColumn():
 			cols = append(cols, alias+"."+db.d.quote(a.Name))
 		}
 	}
@@ -96,6 +99,9 @@ func (db *DB) scanEntity(dc *DataClass, row scanner) (*Entity, error) {
 		if a.hasColumn() {
 			dest = append(dest, new(any))
 		}
+		if a.IsBinary() {
+			dest = append(dest, new(any)) // its type column
+		}
 	}
 	var stamp int64
 	var ts any
@@ -106,6 +112,11 @@ func (db *DB) scanEntity(dc *DataClass, row scanner) (*Entity, error) {
 	i := 0
 	for _, a := range dc.Attributes {
 		if !a.hasColumn() {
+			continue
+		}
+		if a.IsBinary() {
+			e.Values[a.Name] = binaryInfo(*dest[i].(*any), *dest[i+1].(*any))
+			i += 2
 			continue
 		}
 		v, err := db.d.decode(a.valueType(), *dest[i].(*any))
@@ -277,7 +288,8 @@ func (db *DB) getByKey(ctx context.Context, q querier, dc *DataClass, key any) (
 type colValue struct {
 	attr *Attribute
 	val  any // canonical
-	enc  any // as stored
+	enc  any // as stored; for a binary attribute, until saveTx resolves it: nil, Binary or UploadRef
+	typ  any // a binary attribute's MIME type (its type column), once resolved
 }
 
 // Save stores e and returns the entity as saved (new stamp and timestamp, generated key). An
@@ -352,6 +364,9 @@ func (db *DB) saveTx(ctx context.Context, tx *sql.Tx, entities []*Entity, preps 
 		if err := db.checkReferences(ctx, tx, vals); err != nil {
 			return nil, err
 		}
+		if vals, err = db.resolveBinaries(ctx, tx, vals); err != nil {
+			return nil, err
+		}
 		var key any
 		if e.Stamp > 0 && !isZeroKey(e.Key) {
 			key, err = db.update(ctx, tx, dc, e, vals)
@@ -383,6 +398,16 @@ func (db *DB) encodeValues(dc *DataClass, values map[string]any) ([]colValue, er
 	for _, a := range dc.Attributes {
 		v, ok := values[a.Name]
 		if !ok || !a.hasColumn() || a == dc.Key {
+			continue
+		}
+		if a.IsBinary() {
+			val, keep, err := binaryValue(a, v)
+			if err != nil {
+				return nil, err
+			}
+			if !keep {
+				out = append(out, colValue{attr: a, val: val, enc: val})
+			}
 			continue
 		}
 		val, err := canonicalValue(a, v)
@@ -465,6 +490,9 @@ func (db *DB) insert(ctx context.Context, tx *sql.Tx, dc *DataClass, e *Entity, 
 	}
 	for _, cv := range vals {
 		cols, args = append(cols, cv.attr.Name), append(args, cv.enc)
+		if cv.attr.IsBinary() {
+			cols, args = append(cols, typeColumn(cv.attr)), append(args, cv.typ)
+		}
 		if cv.attr.hasShadow() {
 			f, w := shadowValues(cv.enc)
 			cols, args = append(cols, foldColumn(cv.attr), wordsColumn(cv.attr)), append(args, f, w)
@@ -505,6 +533,10 @@ func (db *DB) update(ctx context.Context, tx *sql.Tx, dc *DataClass, e *Entity, 
 	for _, cv := range vals {
 		args = append(args, cv.enc)
 		sets = append(sets, q(cv.attr.Name)+" = "+ph(len(args)))
+		if cv.attr.IsBinary() {
+			args = append(args, cv.typ)
+			sets = append(sets, q(typeColumn(cv.attr))+" = "+ph(len(args)))
+		}
 		if cv.attr.hasShadow() {
 			f, w := shadowValues(cv.enc)
 			args = append(args, f, w)

@@ -187,6 +187,9 @@ func describeDataClass(dc *datastore.DataClass, st *state) dataClassDescription 
 		}
 		ad := attributeDescription{Name: a.Name, Kind: a.Kind, Type: a.Type, Scope: "public",
 			Identifying: a.PrimaryKey, Indexed: a.Indexed}
+		if a.Type == datastore.TypePicture && a.IsStorage() {
+			ad.Type = "image" // 4D's name
+		}
 		switch a.Kind {
 		case datastore.KindRelatedEntity:
 			ad.Path = a.Type

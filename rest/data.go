@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -34,6 +35,9 @@ type Datastore interface {
 	FindKeys(ctx context.Context, dc *datastore.DataClass, q datastore.Query) ([]string, error)
 	RelatedKeys(ctx context.Context, e *datastore.Entity, attr string, q datastore.Query) ([]string, error)
 	GetMany(ctx context.Context, dc *datastore.DataClass, keys []string) ([]*datastore.Entity, error)
+	// Binary attributes (binary.go): pending uploads, and the bytes of one attribute.
+	PutUpload(ctx context.Context, owner string, b datastore.Binary, ttl time.Duration, maxPending int) (string, error)
+	Binary(ctx context.Context, dc *datastore.DataClass, key, attr string) (*datastore.Binary, int64, error)
 }
 
 // defaultTop is how many entities a list answers when the client does not say.
@@ -184,6 +188,9 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 		}
 	}
 	if err := checkDataOptions(r); err != nil {
+		return err
+	}
+	if err := checkBinaryOptions(r, dc, p); err != nil {
 		return err
 	}
 	method := r.URL.Query().Get("$method")

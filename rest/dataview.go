@@ -119,6 +119,9 @@ func (v *dataView) getAttribute(w http.ResponseWriter, r *http.Request, dc *data
 	if a == nil || !v.readable(dc, a) {
 		return errorf(http.StatusNotFound, codeUnknownAttribute, "Unknown attribute %q", p.Attribute)
 	}
+	if a.IsBinary() && wantsBytes(r, a) {
+		return v.binary(w, r, dc, p, a)
+	}
 	e, err := v.srv.cfg.Data.Get(v.ctx, dc, p.Key)
 	if err != nil {
 		return err
@@ -152,6 +155,10 @@ func (v *dataView) getAttribute(w http.ResponseWriter, r *http.Request, dc *data
 			return err
 		}
 	default:
+		if a.IsBinary() {
+			out = object{{a.Name, binaryDeferred(dc, e.KeyString(), a, e.Values[a.Name], e.Stamp)}}
+			break
+		}
 		out = object{{a.Name, jsonValue(e.Values[a.Name])}}
 	}
 	writeSelection(w, r, out)
@@ -319,6 +326,16 @@ func (v *dataView) entityFromBody(dc *datastore.DataClass, item map[string]json.
 		var val any
 		if err := json.Unmarshal(raw, &val); err != nil {
 			return nil, errBadJSON
+		}
+		if a.IsBinary() {
+			bv, keep, err := v.binaryBodyValue(a, val)
+			if err != nil {
+				return nil, err
+			}
+			if keep {
+				continue
+			}
+			val = bv
 		}
 		if m, ok := val.(map[string]any); ok && a.Kind == datastore.KindRelatedEntity {
 			k, ok := m["__KEY"]
@@ -503,6 +520,10 @@ func (v *dataView) entity(e *datastore.Entity, sh *shape, depth int, top bool) (
 	for _, a := range dc.Attributes {
 		ok, sub := sh.wants(a.Name)
 		if !ok || !v.readable(dc, a) {
+			continue
+		}
+		if a.IsBinary() { // a deferred URI, never the bytes
+			o = append(o, field{a.Name, binaryDeferred(dc, key, a, e.Values[a.Name], e.Stamp)})
 			continue
 		}
 		switch a.Kind {

@@ -47,6 +47,8 @@ const (
 	codeStoreUnavailable  = 1912
 	codeCrossOrigin       = 1913
 	codeLocked            = 1914
+	codeTooManyUploads    = 1915
+	codeNotConvertible    = 1916
 )
 
 // Error is an error with its HTTP answer: status, 4D errCode and a message that is safe
@@ -88,6 +90,7 @@ var permissionCodes = map[roles.Action]int{
 var queryCodes = map[datastore.QueryReason]int{
 	datastore.ReasonSyntax: codeQuerySyntax, datastore.ReasonPlaceholderMissing: codePlaceholderAbsent,
 	datastore.ReasonWrongType: codePlaceholderType, datastore.ReasonUnknownAttribute: codeUnknownAttribute,
+	datastore.ReasonUnsupported: codeUnknownKeyword,
 }
 
 // errorBody is 4D's error stack.
@@ -164,6 +167,9 @@ func toError(err error) *Error {
 			"The entity was modified by someone else (stamp changed): reload it and try again")
 	case errors.Is(err, datastore.ErrDuplicateKey):
 		return out(http.StatusConflict, codeStampChanged, "An entity with that key already exists")
+	case errors.Is(err, datastore.ErrTooManyUploads):
+		return out(http.StatusTooManyRequests, codeTooManyUploads,
+			"Too many pending uploads for this session: assign them to entities or let them expire")
 	case errors.Is(err, datastore.ErrUnknownDataClass):
 		return out(http.StatusNotFound, codeUnknownDataClass, "Unknown dataclass")
 	case errors.Is(err, datastore.ErrNotFound):

@@ -14,13 +14,14 @@ var dataOptions = map[string]bool{
 	"$otherCollection": true, "$clean": true, "$subOrderby": true,
 	"$atomic": true, "$atOnce": true, "$refresh": true, "$compute": true, "$distinct": true, "$lock": true,
 	"$queryplan": true, "$querypath": true,
+	"$binary": true, "$imageformat": true, "$version": true, // binary attributes only (checkBinaryOptions)
 	"$4DSID": true, // a one-time passcode, read by the session layer
 }
 
 // refusedOptions are options of 4D's protocol this server does not implement yet: refused
 // with 1811 and a message that says so, rather than answered as if they had been applied.
 var refusedOptions = map[string]bool{
-	"$imageformat": true, "$version": true, "$binary": true, "$format": true,
+	"$format": true,
 }
 
 // checkDataOptions refuses a $ option that data requests do not implement.

@@ -43,6 +43,7 @@ type Config struct {
 	CookieSecure   string        // auto (default), true, false
 	CookieSameSite http.SameSite // default Strict
 	MaxBody        int64         // default 1 MiB
+	MaxBinary      int64         // $upload body limit (binary attributes); default 8 MiB
 	MaxTop         int           // cap on $top / $limit; default 10 000
 	Version        string
 	Logger         *slog.Logger
@@ -83,6 +84,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxTop <= 0 {
 		cfg.MaxTop = 10000
+	}
+	if cfg.MaxBinary <= 0 {
+		cfg.MaxBinary = DefaultMaxBinary
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -193,6 +197,7 @@ func (s *Server) routes() {
 	s.registerDirectoryRoutes(api)
 	s.registerInfoRoutes(api)
 	s.registerCatalogRoutes(api)
+	s.registerBinaryRoutes(api)
 	s.registerDataRoutes(api)
 	// Unknown routes open no session: they are answered before any.
 	api.NotFoundHandler = s.handle(core.Descriptive, lazySession, s.handleNotFound)
@@ -291,12 +296,16 @@ func (s *Server) requestState(next http.Handler) http.Handler {
 		w.Header()["X-Request-Id"] = []string{id} // (the key is canonical: no Set needed)
 		st := &state{id: id, start: time.Now()}
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
-		if r.ContentLength > s.cfg.MaxBody {
-			s.writeError(w, r, errBodyTooLarge)
+		limit, tooLarge := s.cfg.MaxBody, errBodyTooLarge
+		if isUploadPath(r.URL.Path) { // raw bytes for a binary attribute: their own limit
+			limit, tooLarge = s.cfg.MaxBinary, errBinaryTooLarge
+		}
+		if r.ContentLength > limit {
+			s.writeError(w, r, tooLarge)
 			return
 		}
 		if r.Body != nil && r.Body != http.NoBody { // (the server's empty body needs no limit)
-			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -106,7 +106,19 @@ declare const __filename: string;
 /** This file's folder, relative to the scripts folder ("lib", or "."). */
 declare const __dirname: string;
 
-/** An entity of a dataclass: its attributes, plus these methods. */
+/**
+ * What a script sees of a blob or picture attribute (null when empty): never its bytes, which
+ * stay in the database and reach clients through REST. Assign null to clear the attribute;
+ * assigning anything else throws (bytes come from POST /rest/$upload).
+ */
+interface GatehouseBinary {
+  /** Size in bytes. */
+  readonly size: number;
+  /** MIME type kept with the bytes ("image/png"; "application/octet-stream" when unknown). */
+  readonly type: string;
+}
+
+/** An entity of a dataclass: its attributes (a blob or picture is a GatehouseBinary or null), plus these methods. */
 interface GatehouseEntity {
   [attribute: string]: any;
   save(): void;

@@ -63,6 +63,7 @@ type Config struct {
 	ScriptMaxHeap int64         // see engine.Options.MaxHeap
 
 	MaxBody        int64 // default 1 MiB
+	MaxBinary      int64 // $upload body limit (blob and picture attributes); default 8 MiB
 	MaxConns       int   // open client connections at most; default 10 000
 	TrustedProxies []netip.Prefix
 	AllowedOrigins []string
@@ -103,6 +104,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxBody <= 0 {
 		c.MaxBody = 1 << 20
+	}
+	if c.MaxBinary <= 0 {
+		c.MaxBinary = rest.DefaultMaxBinary
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = 10000
@@ -202,7 +206,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		WebDir: s.existing("web"), WebFormsDir: s.existing("webforms"),
 		TrustedProxies: cfg.TrustedProxies, AllowedOrigins: cfg.AllowedOrigins,
 		CookieName: cfg.CookieName, CookieSecure: cfg.CookieSecure, CookieSameSite: cfg.CookieSameSite,
-		MaxBody: cfg.MaxBody, Version: cfg.Version, Logger: s.log,
+		MaxBody: cfg.MaxBody, MaxBinary: cfg.MaxBinary, Version: cfg.Version, Logger: s.log,
 		Ready:   s.ready,
 		Metrics: s.observer(), Admin: s.adminBackend(),
 	})

@@ -91,7 +91,7 @@ func (c *serveConfig) serverConfig(log *slog.Logger) gatehouse.Config {
 		CookieName:       c.CookieName, CookieSecure: c.CookieSecure, CookieSameSite: sameSite,
 		CookieHashKey: c.CookieHashKey, CookieBlockKey: c.CookieBlockKey,
 		ScriptTimeout: c.ScriptTimeout, ScriptMaxHeap: int64(c.ScriptMaxHeap),
-		MaxBody: int64(c.MaxBody), MaxConns: c.MaxConns,
+		MaxBody: int64(c.MaxBody), MaxBinary: int64(c.MaxBinary), MaxConns: c.MaxConns,
 		TrustedProxies: proxies, AllowedOrigins: c.origins(),
 		Version: versionString(), Logger: log,
 		Ops: c.ops(),

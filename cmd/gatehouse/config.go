@@ -26,6 +26,7 @@ type serveConfig struct {
 	ScriptMaxHeap    byteSize
 	MaxGuestSessions int
 	MaxBody          byteSize
+	MaxBinary        byteSize
 	TrustedProxies   string
 	AllowedOrigins   string
 	MaxConns         int
@@ -43,7 +44,7 @@ type serveConfig struct {
 // (flags win).
 // Usage goes to help on -h; other flag errors are returned, not printed.
 func parseServeFlags(args []string, getenv func(string) string, help io.Writer) (*serveConfig, error) {
-	c := &serveConfig{MaxBody: 1 << 20}
+	c := &serveConfig{MaxBody: 1 << 20, MaxBinary: 8 << 20} // (rest.DefaultMaxBinary)
 	fs := newFlagSet("serve", "gatehouse [serve] [flags]", "Serve the app folder: the 4D REST API under /rest, web/ at /, the admin console at /admin/.", help)
 	fs.StringVar(&c.Dir, "dir", ".", "app folder")
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8044", "listen address: 127.0.0.1:8044 listens on this machine only, :8044 on every interface, :0 on every interface on a free port (logged)")
@@ -58,6 +59,7 @@ func parseServeFlags(args []string, getenv func(string) string, help io.Writer) 
 	fs.Var(&c.ScriptMaxHeap, "script-max-heap", "Go heap size past which running script calls are stopped (default: 3/4 of GOMEMLIMIT, else 1GiB)")
 	fs.IntVar(&c.MaxGuestSessions, "max-guest-sessions", 100000, "guest sessions kept in memory (least recently used evicted)")
 	fs.Var(&c.MaxBody, "max-body", "request body limit (e.g. 1MiB, 512KiB)")
+	fs.Var(&c.MaxBinary, "max-binary", "largest upload ($upload) for a blob or picture attribute (e.g. 8MiB); --max-body does not apply to it")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated networks (CIDR or address) of reverse proxies whose X-Forwarded-For is believed")
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma-separated origins (https://app.example.com) besides the server's own whose pages may make requests with the session cookie; they get CORS answers")
 	fs.IntVar(&c.MaxConns, "max-conns", 10000, "open client connections at most (more wait in the kernel backlog)")
@@ -88,6 +90,8 @@ func (c *serveConfig) validate() error {
 		return fmt.Errorf("--max-guest-sessions %d: must be 0 or more", c.MaxGuestSessions)
 	case c.MaxBody <= 0:
 		return fmt.Errorf("--max-body must be positive")
+	case c.MaxBinary <= 0:
+		return fmt.Errorf("--max-binary must be positive")
 	case c.MaxConns <= 0:
 		return fmt.Errorf("--max-conns %d: must be positive", c.MaxConns)
 	case c.CookieName == "" || strings.ContainsAny(c.CookieName, " ;,=\t\r\n"):

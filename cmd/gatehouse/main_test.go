@@ -224,15 +224,15 @@ func TestServeRefusesInvalidApp(t *testing.T) {
 }
 
 func TestFlagsFromEnvironment(t *testing.T) {
-	env := map[string]string{"GATEHOUSE_LICENSES": "7", "GATEHOUSE_MAX_BODY": "2MiB", "GATEHOUSE_ADDR": "127.0.0.1:9"}
+	env := map[string]string{"GATEHOUSE_LICENSES": "7", "GATEHOUSE_MAX_BODY": "2MiB", "GATEHOUSE_ADDR": "127.0.0.1:9", "GATEHOUSE_MAX_BINARY": "16MiB"}
 	cfg, err := parseServeFlags([]string{"--addr", ":1234"}, func(k string) string { return env[k] }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Licenses != 7 || cfg.MaxBody != 2<<20 || cfg.Addr != ":1234" {
+	if cfg.Licenses != 7 || cfg.MaxBody != 2<<20 || cfg.MaxBinary != 16<<20 || cfg.Addr != ":1234" {
 		t.Fatalf("got %+v", cfg)
 	}
-	for _, bad := range [][]string{{"--cookie-samesite", "sometimes"}, {"--max-body", "lots"}, {"--licenses", "-1"},
+	for _, bad := range [][]string{{"--cookie-samesite", "sometimes"}, {"--max-body", "lots"}, {"--max-binary", "0"}, {"--licenses", "-1"},
 		{"--min-idle-timeout", "2h", "--max-idle-timeout", "1h"}, {"--log-format", "xml"}, {"--trusted-proxies", "10.0.0.0/8, nope"}} {
 		if _, err := parseServeFlags(bad, func(string) string { return "" }, nil); err == nil {
 			t.Errorf("%v accepted", bad)

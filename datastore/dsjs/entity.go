@@ -199,6 +199,8 @@ func (x *entity) Set(name string, v goja.Value) bool {
 		panic(c.vm.NewTypeError("%s.%s cannot be assigned: set %s.%s on the related entities instead", dc.Name, name, a.Related.Name, a.Path))
 	case a == dc.Key && !x.isNew():
 		panic(c.vm.NewTypeError("%s: the primary key of a saved entity cannot be changed", describeKey(x.e)))
+	case a.IsBinary() && v != nil && !goja.IsNull(v) && !goja.IsUndefined(v):
+		panic(c.vm.NewTypeError("%s.%s is a %s attribute: a script can only clear it (assign null); its bytes come from POST /rest/$upload", dc.Name, name, a.Type))
 	}
 	if x.pending == nil {
 		x.pending = map[string]any{}

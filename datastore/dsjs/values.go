@@ -27,6 +27,9 @@ func (c *call) toJS(v any) goja.Value {
 		return c.date(x)
 	case map[string]any, []any:
 		return c.fromJSON(x)
+	case datastore.BinaryInfo:
+		// A blob or picture: what it is, never its bytes (they stay in the database).
+		return c.fromJSON(map[string]any{"size": x.Size, "type": x.Type})
 	default:
 		return c.vm.ToValue(x)
 	}
