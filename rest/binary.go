@@ -21,6 +21,7 @@ import (
 
 	"gatehouse/core"
 	"gatehouse/datastore"
+	"gatehouse/roles"
 )
 
 // Binary attributes (blob, picture), as 4D serves them (SPEC §3.5, docs/model.md):
@@ -85,6 +86,15 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, st *state)
 		}
 		ttl = time.Duration(n) * time.Second
 	}
+	if !s.mayAssignUpload(st, picture) {
+		// Pending uploads take space in the database until they expire: only a session
+		// that could put one somewhere may leave one there.
+		kind := "blob"
+		if picture {
+			kind = "picture"
+		}
+		return errorf(http.StatusUnauthorized, codeNoUpdatePerm, "This session may not create or update any %s attribute: nothing to upload for", kind)
+	}
 	var data []byte
 	if r.Body != nil {
 		var err error
@@ -105,6 +115,30 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, st *state)
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"ID": id})
 	return nil
+}
+
+// mayAssignUpload reports whether the session may create or update some exposed binary
+// attribute an upload of this kind is for (a picture for $rawPict, a blob for $binary).
+func (s *Server) mayAssignUpload(st *state, picture bool) bool {
+	want := datastore.TypeBlob
+	if picture {
+		want = datastore.TypePicture
+	}
+	for _, dc := range s.cfg.Data.Model().DataClasses {
+		if !dc.Exposed {
+			continue
+		}
+		for _, a := range dc.Attributes {
+			if !a.Exposed || !a.IsBinary() || a.Type != want {
+				continue
+			}
+			res := roles.AttributeResource(dc.Name, a.Name)
+			if st.req.Allowed(roles.Update, res) || st.req.Allowed(roles.Create, res) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // uploadType is the MIME type kept with an upload: the one the client sent, without its
