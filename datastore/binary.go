@@ -78,8 +78,8 @@ func (db *DB) PutUpload(ctx context.Context, owner string, b Binary, ttl time.Du
 		return "", fmt.Errorf("datastore: upload: %w", db.d.classify(err))
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "DELETE FROM "+q(uploadsTable)+" WHERE expires <= "+ph(1), db.d.encodeTime(now)); err != nil {
-		return "", fmt.Errorf("datastore: upload: sweep: %w", db.d.classify(err))
+	if _, err := db.sweepUploads(ctx, tx, now); err != nil {
+		return "", fmt.Errorf("datastore: upload: %w", err)
 	}
 	if maxPending > 0 {
 		// Counted under a lock on the owner (PostgreSQL; SQLite's writer is alone), so two
@@ -105,6 +105,24 @@ func (db *DB) PutUpload(ctx context.Context, owner string, b Binary, ttl time.Du
 		return "", fmt.Errorf("datastore: upload: %w", db.d.classify(err))
 	}
 	return id, nil
+}
+
+// SweepUploads deletes the uploads that have expired and returns how many it deleted. Each
+// PutUpload sweeps too; a server calls this now and then so that a quiet one does not keep
+// expired bytes until its next upload.
+func (db *DB) SweepUploads(ctx context.Context) (int64, error) {
+	return db.sweepUploads(ctx, db.w, db.now())
+}
+
+func (db *DB) sweepUploads(ctx context.Context, x interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, now time.Time) (int64, error) {
+	res, err := x.ExecContext(ctx, "DELETE FROM "+db.d.quote(uploadsTable)+" WHERE expires <= "+db.d.placeholder(1), db.d.encodeTime(now))
+	if err != nil {
+		return 0, fmt.Errorf("sweep: %w", db.d.classify(err))
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
 }
 
 // PendingUploads counts the uploads of owner that have not expired (for tests and $info).

@@ -178,8 +178,20 @@ func TestUploadsAreOwnedExpireAndAreTakenOnce(t *testing.T) {
 	if _, err := db.PutUpload(ctx, "bob", Binary{Data: data}, time.Minute, 4); !errors.Is(err, ErrTooManyUploads) {
 		t.Fatalf("fifth pending upload: %v", err)
 	}
-	if _, err := db.PutUpload(ctx, "alice", Binary{Data: data}, time.Minute, 4); err != nil {
+	if _, err := db.PutUpload(ctx, "alice", Binary{Data: data}, 2*time.Minute, 4); err != nil {
 		t.Fatalf("another owner is not bounded by bob's uploads: %v", err)
+	}
+
+	// SweepUploads deletes only what has expired: bob's four, not alice's.
+	if n, err := db.SweepUploads(ctx); err != nil || n != 0 {
+		t.Fatalf("sweeping live uploads: %d deleted, %v", n, err)
+	}
+	clock.t = clock.t.Add(time.Minute)
+	if n, err := db.SweepUploads(ctx); err != nil || n != 4 {
+		t.Fatalf("sweeping bob's expired uploads: %d deleted, %v; want 4", n, err)
+	}
+	if n, _ := db.PendingUploads(ctx, "alice"); n != 1 {
+		t.Fatalf("alice's live upload after the sweep: %d pending, want 1", n)
 	}
 }
 

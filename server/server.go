@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -132,9 +133,14 @@ type Server struct {
 	http      *http.Server
 	watcher   *watch.Watcher
 	reload    context.CancelFunc // cancels a reload in progress at Close
-	reloadCtx context.Context
-	ops       ops // metrics, TLS, the admin console's history and counters (ops.go)
+	reloadCtx context.Context    // ends at Close: reloads and background work
+	ops       ops                // metrics, TLS, the admin console's history and counters (ops.go)
+	jobs      sync.WaitGroup     // background work, waited for at Close
 }
+
+// uploadSweepEvery is how often expired pending uploads are deleted (uploads live 120 s
+// by default).
+const uploadSweepEvery = time.Minute
 
 // New opens the app folder cfg.Dir and every part of the server. It refuses to start, with
 // the file and line, when roles.json, model.json or a script is invalid. The caller serves
@@ -224,6 +230,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.reloadCtx, s.reload = context.WithCancel(context.WithoutCancel(ctx))
+	if s.db != nil {
+		s.jobs.Go(func() { s.sweepUploads(s.reloadCtx, uploadSweepEvery) })
+	}
 	if !cfg.NoWatch {
 		s.watcher = watch.New(watch.Options{
 			Paths:    []string{s.path("scripts"), s.path(core.RolesFile), s.path(core.ModelFile)},
@@ -235,6 +244,27 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 	}
 	return s, nil
+}
+
+// sweepUploads deletes expired pending uploads every interval until ctx ends, so that a
+// quiet server does not keep their bytes until its next upload (each upload sweeps too).
+func (s *Server) sweepUploads(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := s.db.SweepUploads(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("deleting expired uploads failed", "err", err)
+		case n > 0:
+			s.log.Info("expired uploads deleted", "count", n)
+		}
+	}
 }
 
 func (s *Server) path(parts ...string) string {
@@ -356,6 +386,7 @@ func (s *Server) Close() error {
 	if s.reload != nil {
 		s.reload()
 	}
+	s.jobs.Wait()
 	if s.watcher != nil {
 		errs = append(errs, s.watcher.Close())
 	}
