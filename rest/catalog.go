@@ -15,14 +15,12 @@ import (
 )
 
 func (s *Server) registerCatalogRoutes(r *mux.Router) {
-	r.Handle("/$catalog", s.handle(core.Descriptive, 0, s.handleCatalog)).Methods(methods.get...)
-	r.Handle("/$catalog/$all", s.handle(core.Descriptive, 0, s.handleCatalogAll)).Methods(methods.get...)
-	r.Handle("/$catalog/{name}", s.handle(core.Descriptive, 0, s.handleCatalogDataClass)).Methods(methods.get...).
-		MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
-			return r.URL.Query().Get("$params") == "" && !s.isFunction(r)
-		})
-	r.Handle("/$catalog/{name}", s.handle(core.Member, lazySession, s.handleDataStoreFunction)).Methods(methods.getPost...)
-	r.Handle("/$singleton/{name}/{fn}", s.handle(core.Member, lazySession, s.handleSingletonFunction)).Methods(methods.getPost...)
+	s.fastExact(r, "/$catalog", s.handle(core.Descriptive, 0, s.handleCatalog), methods.get...)
+	s.fastExact(r, "/$catalog/$all", s.handle(core.Descriptive, 0, s.handleCatalogAll), methods.get...)
+	describesDataClass := func(r *http.Request) bool { return r.URL.Query().Get("$params") == "" && !s.isFunction(r) }
+	s.fastRoutes.catalogDataClass = s.fast(r, "/$catalog/{name}", s.handle(core.Descriptive, 0, s.handleCatalogDataClass), describesDataClass, methods.get...)
+	s.fastRoutes.catalogFunction = s.fast(r, "/$catalog/{name}", s.handle(core.Member, lazySession, s.handleDataStoreFunction), nil, methods.getPost...)
+	s.fastRoutes.singleton = s.fast(r, "/$singleton/{name}/{fn}", s.handle(core.Member, lazySession, s.handleSingletonFunction), nil, methods.getPost...)
 	r.Handle("/$getWebForm/{name}", s.handle(core.Descriptive, 0, s.handleGetWebForm)).Methods(methods.get...)
 }
 

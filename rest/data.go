@@ -44,7 +44,7 @@ type Datastore interface {
 const defaultTop = 100
 
 func (s *Server) registerDataRoutes(r *mux.Router) {
-	r.Handle("/{path:[^$].*}", s.handle(core.Member, 0, s.handleData)).Methods(methods.getPost...)
+	s.fastRoutes.data = s.fast(r, "/{path:[^$].*}", s.handle(core.Member, 0, s.handleData), nil, methods.getPost...)
 }
 
 // dataPath is a parsed data URL: /rest/DC, /rest/DC(key) (or DC[key], or DC:attr(value)),

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -18,10 +19,10 @@ import (
 )
 
 func (s *Server) registerDirectoryRoutes(r *mux.Router) {
-	r.Handle("/$directory/login", s.handle(core.Descriptive, lazySession|noBasic, s.handleLogin)).Methods(methods.post...)
-	r.Handle("/$directory/logout", s.handle(core.Descriptive, lazySession|noBasic, s.handleLogout)).Methods(methods.getPost...)
-	r.Handle("/$directory/currentUser", s.handle(core.Descriptive, 0, s.handleCurrentUser)).Methods(methods.get...)
-	r.Handle("/$directory/currentUserBelongsTo", s.handle(core.Descriptive, lazySession, s.handleCurrentUserBelongsTo)).Methods(methods.post...)
+	s.fastExact(r, "/$directory/login", s.handle(core.Descriptive, lazySession|noBasic, s.handleLogin), methods.post...)
+	s.fastExact(r, "/$directory/logout", s.handle(core.Descriptive, lazySession|noBasic, s.handleLogout), methods.getPost...)
+	s.fastExact(r, "/$directory/currentUser", s.handle(core.Descriptive, 0, s.handleCurrentUser), methods.get...)
+	s.fastExact(r, "/$directory/currentUserBelongsTo", s.handle(core.Descriptive, lazySession, s.handleCurrentUserBelongsTo), methods.post...)
 }
 
 // handleLogin handles "POST /rest/$directory/login".
@@ -164,13 +165,41 @@ func (s *Server) handleCurrentUser(w http.ResponseWriter, _ *http.Request, st *s
 		u.FullName = u.UserName
 	}
 	if u.ID == "" {
-		u.ID = userIDFor(u.UserName)
+		u.ID = s.userIDs.of(u.UserName)
 	}
 	// A struct, not a map: this is the hot authenticated request, and maps encode slowly.
 	writeJSON(w, http.StatusOK, struct {
 		Result currentUser `json:"result"`
 	}{u})
 	return nil
+}
+
+// userIDs remembers the IDs userIDFor derived, so that the session check of a user a
+// script named without an ID hashes nothing. Bounded like the cookie codec's cache: when
+// full it starts over, which only costs a hash per user.
+type userIDs struct {
+	mu  sync.RWMutex
+	ids map[string]string // user name -> userIDFor(name)
+}
+
+// userIDsMax bounds the cache (about 100 bytes an entry with short names).
+const userIDsMax = 1 << 16
+
+func (c *userIDs) of(name string) string {
+	c.mu.RLock()
+	id, ok := c.ids[name]
+	c.mu.RUnlock()
+	if ok {
+		return id
+	}
+	id = userIDFor(name)
+	c.mu.Lock()
+	if c.ids == nil || len(c.ids) >= userIDsMax {
+		c.ids = make(map[string]string)
+	}
+	c.ids[name] = id
+	c.mu.Unlock()
+	return id
 }
 
 // userIDFor derives a stable user ID from a user name (for users a script named

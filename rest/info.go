@@ -12,8 +12,8 @@ import (
 )
 
 func (s *Server) registerInfoRoutes(r *mux.Router) {
-	r.Handle("/$info", s.handle(core.Admin, 0, s.handleInfo)).Methods(methods.get...)
-	r.Handle("/$info/privileges", s.handle(core.Descriptive, 0, s.handleInfoPrivileges)).Methods(methods.get...)
+	s.fastExact(r, "/$info", s.handle(core.Admin, 0, s.handleInfo), methods.get...)
+	s.fastExact(r, "/$info/privileges", s.handle(core.Descriptive, 0, s.handleInfoPrivileges), methods.get...)
 }
 
 // sessionInfo describes one session in $info.

@@ -16,10 +16,13 @@ import (
 
 // state is what one request carries through the chain.
 type state struct {
-	id    string
-	log   *slog.Logger // built on first use by logger: most requests log nothing
-	start time.Time
-	route string // the pattern of the route that matched (set only when metrics are on)
+	id       string
+	idBuf    [16]byte     // backing of a new id
+	idHeader [1]string    // the X-Request-Id header's value
+	log      *slog.Logger // built on first use by logger: most requests log nothing
+	start    time.Time
+	route    string    // the pattern of the route that matched (set only when metrics are on)
+	vars     routeVars // the route's variables when the fast path served it (else mux has them)
 
 	// req is the core's view of the request (pinned generation, session, cookie decision),
 	// started on first use by Server.request (static files never need one) and held here

@@ -126,7 +126,14 @@ func (s *Server) handleGetWebForm(w http.ResponseWriter, r *http.Request, _ *sta
 
 // pathVar returns a decoded route variable (the router matches on encoded paths).
 func pathVar(r *http.Request, name string) (string, error) {
-	v, err := urlUnescape(mux.Vars(r)[name])
+	v, ok := "", false
+	if st := stateOf(r); st != nil {
+		v, ok = st.vars.get(name)
+	}
+	if !ok {
+		v = mux.Vars(r)[name]
+	}
+	v, err := urlUnescape(v)
 	if err != nil {
 		return "", errorf(http.StatusBadRequest, codeMalformedURL, "Malformed URL")
 	}
