@@ -22,6 +22,8 @@ type stmtCache struct {
 	mu     sync.RWMutex
 	m      map[string]*sql.Stmt
 	closed bool
+	// pending are the texts prepareLater is preparing.
+	pending map[string]bool
 }
 
 // get returns the statement of text; nil when it is not cached and prepare is false, when the
@@ -57,6 +59,29 @@ func (c *stmtCache) get(ctx context.Context, text string, prepare bool) *sql.Stm
 	return st
 }
 
+// prepareLater prepares text in the background, for a caller that holds a connection (a
+// Snapshot's transaction) and so may not prepare itself.
+func (c *stmtCache) prepareLater(text string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.m[text] != nil || c.pending[text] || len(c.m)+len(c.pending) >= maxCachedStmts {
+		return
+	}
+	if c.pending == nil {
+		c.pending = map[string]bool{}
+	}
+	c.pending[text] = true
+	go func() {
+		c.get(context.Background(), text, true)
+		c.mu.Lock()
+		delete(c.pending, text)
+		c.mu.Unlock()
+	}()
+}
+
 // close closes the cached statements.
 func (c *stmtCache) close() {
 	if c == nil {
@@ -81,6 +106,7 @@ func (db *DB) readQuery(ctx context.Context, tx *sql.Tx, text string, args ...an
 		return st.QueryContext(ctx, args...)
 	}
 	if tx != nil {
+		db.stmts.prepareLater(text)
 		return tx.QueryContext(ctx, text, args...)
 	}
 	return db.r.QueryContext(ctx, text, args...)
@@ -95,6 +121,7 @@ func (db *DB) readRow(ctx context.Context, tx *sql.Tx, text string, args ...any)
 		return st.QueryRowContext(ctx, args...)
 	}
 	if tx != nil {
+		db.stmts.prepareLater(text)
 		return tx.QueryRowContext(ctx, text, args...)
 	}
 	return db.r.QueryRowContext(ctx, text, args...)

@@ -140,60 +140,117 @@ func (db *DB) scanEntity(dc *DataClass, row scanner) (*Entity, error) {
 // Find returns the page of dc's entities selected by q, and how many match in all. Errors in the
 // filter or order-by are *QueryError.
 func (db *DB) Find(ctx context.Context, dc *DataClass, q Query) (*Selection, error) {
-	return db.find(ctx, dc, q, nil)
+	return db.find(ctx, nil, dc, q, nil)
 }
 
-func (db *DB) find(ctx context.Context, dc *DataClass, q Query, fixed *fixedCond) (*Selection, error) {
+// FindRows is Find for a caller that writes the entities out: it answers the page as typed
+// rows, without a map and an Entity per entity.
+func (db *DB) FindRows(ctx context.Context, dc *DataClass, q Query) (*Rows, error) {
+	return db.findRows(ctx, nil, dc, q)
+}
+
+func (db *DB) find(ctx context.Context, snap *Snapshot, dc *DataClass, q Query, fixed *fixedCond) (*Selection, error) {
 	dc, err := db.resolve(dc)
 	if err != nil {
 		return nil, err
 	}
-	p, err := db.plan(dc, q, fixed)
+	sink := &entitySink{dc: dc, ents: []*Entity{}}
+	sel := &Selection{DataClass: dc}
+	if sel.Count, sel.First, err = db.readPage(ctx, snap, dc, q, fixed, sink); err != nil {
+		return nil, err
+	}
+	sel.Entities = sink.ents
+	return sel, nil
+}
+
+func (db *DB) findRows(ctx context.Context, snap *Snapshot, dc *DataClass, q Query) (*Rows, error) {
+	dc, err := db.resolve(dc)
 	if err != nil {
 		return nil, err
 	}
+	limit, _ := db.page(q)
+	sink := newRowsSink(dc, limit)
+	if sink.r.Count, sink.r.First, err = db.readPage(ctx, snap, dc, q, nil, sink); err != nil {
+		return nil, err
+	}
+	return sink.r, nil
+}
+
+// A pageSink receives the rows of a page, in the columns of selectList.
+type pageSink interface {
+	scan(db *DB, rows *sql.Rows) error
+	len() int
+}
+
+// entitySink collects a page as entities.
+type entitySink struct {
+	dc   *DataClass
+	ents []*Entity
+}
+
+func (s *entitySink) scan(db *DB, rows *sql.Rows) error {
+	e, err := db.scanEntity(s.dc, rows)
+	if err != nil {
+		return err
+	}
+	s.ents = append(s.ents, e)
+	return nil
+}
+
+func (s *entitySink) len() int { return len(s.ents) }
+
+// readPage reads the page of (resolved) dc that q selects into sink and returns how many
+// entities match in all and the index of the first one. The page and the count are read in
+// one read transaction: snap's when given, else one of their own (none when q wants no count).
+// COUNT(*) runs only when the page cannot tell the total: a short page that is not empty, or
+// an empty first page, is the end of the matches.
+func (db *DB) readPage(ctx context.Context, snap *Snapshot, dc *DataClass, q Query, fixed *fixedCond, sink pageSink) (count, first int, err error) {
+	p, err := db.plan(dc, q, fixed)
+	if err != nil {
+		return 0, 0, err
+	}
 	limit, skip := db.page(q)
 	stmt, args := db.findSQL(p, limit, skip)
-	// One read transaction, so the page and the count see the same snapshot; none when the
-	// caller wants no count. Its statements are prepared first (see stmtCache.get).
+	// Statements are prepared before a transaction begins (see stmtCache.get).
 	var tx *sql.Tx
-	if !q.NoCount {
+	switch {
+	case snap != nil:
+		if tx, err = snap.begin(ctx, stmt, countSQL(p)); err != nil {
+			return 0, 0, err
+		}
+	case !q.NoCount:
 		db.stmts.get(ctx, stmt, true)
 		db.stmts.get(ctx, countSQL(p), true)
 		if tx, err = db.r.BeginTx(ctx, db.d.readTx()); err != nil {
-			return nil, fmt.Errorf("datastore: %w", db.d.classify(err))
+			return 0, 0, fmt.Errorf("datastore: %w", db.d.classify(err))
 		}
 		defer tx.Rollback()
 	}
 	rows, err := db.readQuery(ctx, tx, stmt, args...)
 	if err != nil {
-		return nil, fmt.Errorf("datastore: find %s: %w", dc.Name, db.d.classify(err))
+		return 0, 0, fmt.Errorf("datastore: find %s: %w", dc.Name, db.d.classify(err))
 	}
 	defer rows.Close()
-	sel := &Selection{DataClass: dc, First: skip, Entities: []*Entity{}}
 	for rows.Next() {
-		e, err := db.scanEntity(dc, rows)
-		if err != nil {
-			return nil, err
+		if err := sink.scan(db, rows); err != nil {
+			return 0, 0, err
 		}
-		sel.Entities = append(sel.Entities, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("datastore: find %s: %w", dc.Name, db.d.classify(err))
+		return 0, 0, fmt.Errorf("datastore: find %s: %w", dc.Name, db.d.classify(err))
 	}
+	rows.Close()
 	// A short page tells the total unless it is empty because skip went past the end.
-	if got := len(sel.Entities); got < limit && (got > 0 || skip == 0) {
-		sel.Count = skip + got
-		return sel, nil
+	if got := sink.len(); got < limit && (got > 0 || skip == 0) {
+		return skip + got, skip, nil
 	}
 	if q.NoCount {
-		sel.Count = -1
-		return sel, nil
+		return -1, skip, nil
 	}
-	if sel.Count, err = db.count(ctx, tx, p); err != nil {
-		return nil, err
+	if count, err = db.count(ctx, tx, p); err != nil {
+		return 0, 0, err
 	}
-	return sel, nil
+	return count, skip, nil
 }
 
 // page returns the LIMIT and OFFSET of a Find: at most MaxTop entities.
@@ -261,18 +318,33 @@ func (db *DB) Get(ctx context.Context, dc *DataClass, key string) (*Entity, erro
 	return db.getByKey(ctx, db.r, dc, k)
 }
 
+// getSQL is the SELECT of one entity by key.
+func (db *DB) getSQL(dc *DataClass) string {
+	return "SELECT " + db.selectList(dc, "t0") + " FROM " + db.d.quote(dc.Name) + " AS t0 WHERE t0." +
+		db.d.quote(dc.Key.Name) + " = " + db.d.placeholder(1)
+}
+
+// readTx is a read transaction (a Snapshot's) as a querier: reads in it go through the
+// prepared statements, as reads on the reader pool do.
+type readTx struct{ *sql.Tx }
+
+// getByKey reads one entity in q: the reader pool, a readTx or a write transaction.
 func (db *DB) getByKey(ctx context.Context, q querier, dc *DataClass, key any) (*Entity, error) {
 	enc, err := db.d.encode(dc.Key.Type, key)
 	if err != nil {
 		return nil, err
 	}
-	stmt := "SELECT " + db.selectList(dc, "t0") + " FROM " + db.d.quote(dc.Name) + " AS t0 WHERE t0." +
-		db.d.quote(dc.Key.Name) + " = " + db.d.placeholder(1)
+	stmt := db.getSQL(dc)
 	var row *sql.Row
-	if q == querier(db.r) {
-		row = db.readRow(ctx, nil, stmt, enc)
-	} else {
-		row = q.QueryRowContext(ctx, stmt, enc)
+	switch t := q.(type) {
+	case readTx:
+		row = db.readRow(ctx, t.Tx, stmt, enc)
+	default:
+		if q == querier(db.r) {
+			row = db.readRow(ctx, nil, stmt, enc)
+		} else {
+			row = q.QueryRowContext(ctx, stmt, enc)
+		}
 	}
 	e, err := db.scanEntity(dc, row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -724,6 +796,10 @@ func (db *DB) deleteKeys(ctx context.Context, tx *sql.Tx, dc *DataClass, keys []
 // RelatedEntity follows the relatedEntity (N→1) attribute attr of e and returns the related
 // entity, or nil, nil when e has none.
 func (db *DB) RelatedEntity(ctx context.Context, e *Entity, attr string) (*Entity, error) {
+	return db.relatedEntity(ctx, nil, e, attr)
+}
+
+func (db *DB) relatedEntity(ctx context.Context, snap *Snapshot, e *Entity, attr string) (*Entity, error) {
 	dc, a, err := db.relation(e, attr, KindRelatedEntity)
 	if err != nil {
 		return nil, err
@@ -734,7 +810,11 @@ func (db *DB) RelatedEntity(ctx context.Context, e *Entity, attr string) (*Entit
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s(%v)", ErrNotFound, dc.Name, e.Key)
 		}
-		fresh, err := db.getByKey(ctx, db.r, dc, key)
+		q, err := db.reader(ctx, snap, dc)
+		if err != nil {
+			return nil, err
+		}
+		fresh, err := db.getByKey(ctx, q, dc, key)
 		if err != nil {
 			return nil, err
 		}
@@ -747,17 +827,37 @@ func (db *DB) RelatedEntity(ctx context.Context, e *Entity, attr string) (*Entit
 	if err != nil {
 		return nil, err
 	}
-	return db.getByKey(ctx, db.r, a.Related, key)
+	q, err := db.reader(ctx, snap, a.Related)
+	if err != nil {
+		return nil, err
+	}
+	return db.getByKey(ctx, q, a.Related, key)
+}
+
+// reader is where a read by key of dc runs: snap's transaction, or the reader pool.
+func (db *DB) reader(ctx context.Context, snap *Snapshot, dc *DataClass) (querier, error) {
+	if snap == nil {
+		return db.r, nil
+	}
+	tx, err := snap.begin(ctx, db.getSQL(dc))
+	if err != nil {
+		return nil, err
+	}
+	return readTx{tx}, nil
 }
 
 // RelatedEntities returns the entities of the relatedEntities (1→N) attribute attr of e, further
 // selected, ordered and paged by q.
 func (db *DB) RelatedEntities(ctx context.Context, e *Entity, attr string, q Query) (*Selection, error) {
+	return db.relatedEntities(ctx, nil, e, attr, q)
+}
+
+func (db *DB) relatedEntities(ctx context.Context, snap *Snapshot, e *Entity, attr string, q Query) (*Selection, error) {
 	related, fixed, err := db.relatedCond(e, attr)
 	if err != nil {
 		return nil, err
 	}
-	return db.find(ctx, related, q, fixed)
+	return db.find(ctx, snap, related, q, fixed)
 }
 
 // relatedCond returns the dataclass of the relatedEntities (1→N) attribute attr of e and the

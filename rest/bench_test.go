@@ -59,6 +59,8 @@ type benchServer struct {
 	other *sessions.Manager // where session opens sessions; nil: mgr
 	codec *sessions.Codec
 	db    *datastore.DB
+	// dbPath is the SQLite file behind db (BenchmarkList's raw baseline opens it too).
+	dbPath string
 }
 
 func newBenchServer(b *testing.B, o benchOptions) *benchServer {
@@ -90,7 +92,8 @@ func newBenchServer(b *testing.B, o benchOptions) *benchServer {
 		if err != nil {
 			b.Fatalf("model: %v", err)
 		}
-		if bs.db, err = datastore.Open(ctx, filepath.Join(dir, "bench.db"), m, datastore.Options{}); err != nil {
+		bs.dbPath = filepath.Join(dir, "bench.db")
+		if bs.db, err = datastore.Open(ctx, bs.dbPath, m, datastore.Options{}); err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { bs.db.Close() })

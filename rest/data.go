@@ -20,6 +20,8 @@ import (
 type Datastore interface {
 	Model() *datastore.Model
 	Find(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (*datastore.Selection, error)
+	// Snapshot reads in one read transaction (a list's page, count and relations).
+	Snapshot() *datastore.Snapshot
 	Get(ctx context.Context, dc *datastore.DataClass, key string) (*datastore.Entity, error)
 	Save(ctx context.Context, e *datastore.Entity) (*datastore.Entity, error)
 	Count(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (int, error)

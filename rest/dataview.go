@@ -26,6 +26,21 @@ type dataView struct {
 	ctx context.Context
 	// extra are fields added to a selection's answer ($queryplan, $querypath).
 	extra object
+	// snap, when set, is the request's snapshot: relations are followed in it (reader).
+	snap *datastore.Snapshot
+}
+
+// relationReader follows relations: the datastore, or a request's snapshot of it.
+type relationReader interface {
+	RelatedEntity(ctx context.Context, e *datastore.Entity, attr string) (*datastore.Entity, error)
+	RelatedEntities(ctx context.Context, e *datastore.Entity, attr string, q datastore.Query) (*datastore.Selection, error)
+}
+
+func (v *dataView) reader() relationReader {
+	if v.snap != nil {
+		return v.snap
+	}
+	return v.srv.cfg.Data
 }
 
 func (v *dataView) allowed(a roles.Action, r roles.Resource) bool {
@@ -60,7 +75,8 @@ func (v *dataView) query(q datastore.Query) datastore.Query {
 	return q
 }
 
-// list handles "GET /rest/{DC}".
+// list handles "GET /rest/{DC}": the page, its count and the relations it expands are read
+// in one snapshot, and written from typed rows (writeRows).
 func (v *dataView) list(w http.ResponseWriter, r *http.Request, dc *datastore.DataClass) error {
 	if err := v.require(roles.Read, roles.DataClassResource(dc.Name)); err != nil {
 		return err
@@ -73,11 +89,9 @@ func (v *dataView) list(w http.ResponseWriter, r *http.Request, dc *datastore.Da
 	if err != nil {
 		return err
 	}
-	sel, err := v.srv.cfg.Data.Find(v.ctx, dc, v.query(q))
-	if err != nil {
-		return err
-	}
-	out, err := v.selection(sel, shape, 0)
+	v.snap = v.srv.cfg.Data.Snapshot()
+	defer v.snap.Close()
+	rows, err := v.snap.FindRows(v.ctx, dc, v.query(q))
 	if err != nil {
 		return err
 	}
@@ -85,8 +99,7 @@ func (v *dataView) list(w http.ResponseWriter, r *http.Request, dc *datastore.Da
 	if err != nil {
 		return err
 	}
-	writeSelection(w, r, append(out, plan...))
-	return nil
+	return v.writeRows(w, r, rows, shape, plan)
 }
 
 // getEntity handles "GET /rest/{DC}({key})".
@@ -539,7 +552,7 @@ func (v *dataView) entity(e *datastore.Entity, sh *shape, depth int, top bool) (
 					{"uri", "/rest/" + a.Related.Name + "(" + url.PathEscape(k) + ")"}, {"__KEY", k}}}}})
 				continue
 			}
-			rel, err := v.srv.cfg.Data.RelatedEntity(v.ctx, e, a.Name)
+			rel, err := v.reader().RelatedEntity(v.ctx, e, a.Name)
 			if err != nil {
 				return nil, err
 			}
@@ -568,7 +581,7 @@ func (v *dataView) entity(e *datastore.Entity, sh *shape, depth int, top bool) (
 				o = append(o, field{a.Name, so})
 				continue
 			}
-			sel, err := v.srv.cfg.Data.RelatedEntities(v.ctx, e, a.Name, datastore.Query{Limit: v.srv.cfg.MaxTop})
+			sel, err := v.reader().RelatedEntities(v.ctx, e, a.Name, datastore.Query{Limit: v.srv.cfg.MaxTop})
 			if err != nil {
 				return nil, err
 			}

@@ -315,7 +315,7 @@ func mustRequest(method, path string) *http.Request { return httptest.NewRequest
 // has a model) again against a throwaway PostgreSQL (pgtest).
 func TestMain(m *testing.M) {
 	os.Exit(pgtest.Main(m, "^(TestPermissionScenarios|TestRestrictedByDefault|TestDataRequests|TestUpdateStampsAndBatches|"+
-		"TestInjection|TestCatalog|TestAttributesRestrictExpansion|TestRefusedRequestsTakeNoLicence|TestDataStoreNamedDataClassIsRefused|TestBinary.*)$"))
+		"TestInjection|TestCatalog|TestAttributesRestrictExpansion|TestRefusedRequestsTakeNoLicence|TestDataStoreNamedDataClassIsRefused|TestBinary.*|TestListAnswersAsEntitiesDo)$"))
 }
 
 // testDatabase names a fresh database for t: a SQLite file in dir, or, in the PostgreSQL pass,
