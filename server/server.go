@@ -110,7 +110,7 @@ func (c *Config) defaults() {
 		c.MaxBinary = rest.DefaultMaxBinary
 	}
 	if c.MaxConns <= 0 {
-		c.MaxConns = 10000
+		c.MaxConns = DefaultMaxConns
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -219,16 +219,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.http = &http.Server{
-		Handler:           s.rest,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		// A script call may take ScriptTimeout, and waiting for a script slot as long again.
-		WriteTimeout:   2*cfg.ScriptTimeout + 60*time.Second,
-		IdleTimeout:    120 * time.Second,
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	s.http = HTTPServer(s.rest, cfg.ScriptTimeout, s.log)
 	s.reloadCtx, s.reload = context.WithCancel(context.WithoutCancel(ctx))
 	if s.db != nil {
 		s.jobs.Go(func() { s.sweepUploads(s.reloadCtx, uploadSweepEvery) })
@@ -244,6 +235,25 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 	}
 	return s, nil
+}
+
+// DefaultMaxConns is --max-conns's default: connections served at once.
+const DefaultMaxConns = 10000
+
+// HTTPServer is the net/http server gatehouse serves handler with: its connection timeouts
+// (SPEC §8) for a server whose scripts may run scriptTimeout, and its limits. The load
+// tool's bare baseline is served by the same, so that comparisons measure handlers.
+func HTTPServer(handler http.Handler, scriptTimeout time.Duration, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		// A script call may take scriptTimeout, and waiting for a script slot as long again.
+		WriteTimeout:   2*scriptTimeout + 60*time.Second,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // sweepUploads deletes expired pending uploads every interval until ctx ends, so that a

@@ -20,6 +20,10 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"golang.org/x/net/netutil"
+
+	"gatehouse/engine"
+	"gatehouse/server"
 )
 
 // appFiles are what is copied of the demo app (not data/: the copy starts from seed.json).
@@ -232,7 +236,10 @@ func serveBare(specFile string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)}
+	// Served as gatehouse serves (its timeouts, its limits, the same connection cap), so
+	// that the comparison measures the handlers and nothing else.
+	srv := server.HTTPServer(r, engine.DefaultTimeout, slog.New(slog.DiscardHandler))
+	ln = netutil.LimitListener(ln, server.DefaultMaxConns)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	go func() {
