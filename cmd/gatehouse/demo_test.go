@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"image"
+	_ "image/jpeg" // decodes the JPEG the server converts the logo to
 	"net/url"
 	"os"
 	"path/filepath"
@@ -67,6 +69,33 @@ func TestDemoDefaultMode(t *testing.T) {
 	if code != 200 || body != `{"result":{"count":6,"total":21}}` {
 		t.Fatalf("totalOf ID: %d %s", code, body)
 	}
+	// The README's picture walkthrough: upload web/logo.png, assign it to Customers(1).logo,
+	// read it back as uploaded and as JPEG; the list carries the deferred URI, not the bytes.
+	logo, err := os.ReadFile(filepath.Join("..", "..", "web", "logo.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body = b.do("POST", "/rest/$upload?$rawPict=true", map[string]string{"Content-Type": "image/png"}, string(logo))
+	var up struct{ ID string }
+	if err := json.Unmarshal([]byte(body), &up); code != 200 || err != nil || len(up.ID) != 32 {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	code, body = b.do("POST", "/rest/Customers?$method=update", nil, `{"__KEY":"1","logo":{"ID":"`+up.ID+`"}}`)
+	deferred := `"logo":{"__deferred":{"uri":"/rest/Customers(1)/logo?$imageformat=best&$version=2&$expand=logo","image":true}}`
+	if code != 200 || !strings.Contains(body, deferred) {
+		t.Fatalf("assigning the logo: %d %s", code, body)
+	}
+	if code, body = b.do("GET", "/rest/Customers?$attributes=name,logo", nil, ""); code != 200 || !strings.Contains(body, deferred) || strings.Contains(body, "PNG") {
+		t.Fatalf("the list's logo: %d %s", code, body)
+	}
+	if code, body = b.do("GET", "/rest/Customers(1)/logo?$imageformat=best&$version=2&$expand=logo", nil, ""); code != 200 || body != strings.TrimSpace(string(logo)) {
+		t.Fatalf("the logo as uploaded: %d, %d bytes, want %d", code, len(body), len(logo))
+	}
+	code, body = b.do("GET", "/rest/Customers(1)/logo?$imageformat=jpeg&$version=2&$expand=logo", nil, "")
+	if _, format, err := image.Decode(strings.NewReader(body)); code != 200 || err != nil || format != "jpeg" {
+		t.Fatalf("the logo as JPEG: %d, %s, %v", code, format, err)
+	}
+
 	// A wrong password: 401 {"result":false}.
 	if code, body := s.browser().do("POST", "/rest/$directory/login", map[string]string{
 		"username-4D": "ann@example.com", "password-4D": "nope"}, ""); code != 401 || body != `{"result":false}` {
