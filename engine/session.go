@@ -181,7 +181,10 @@ func (rt *runtime) grant(v goja.Value) (Grant, error) {
 		return g, errors.New("want a privilege name, a list of names, or an object")
 	}
 	var err error
-	for _, key := range obj.Keys() {
+	// Own names rather than Keys: Keys checks each name's enumerability through a property
+	// descriptor (a dozen allocations per login), and a grant object has no property, hidden
+	// or not, that may be ignored.
+	for _, key := range obj.GetOwnPropertyNames() {
 		val := obj.Get(key)
 		switch key {
 		case "privileges":

@@ -196,6 +196,9 @@ func (s *selection) entities(member string) []*datastore.Entity {
 
 // arrayIndex parses a canonical array index ("0", "12"; not "01" or "-1").
 func arrayIndex(key string) (int, bool) {
+	if key == "" || key[0] < '0' || key[0] > '9' {
+		return 0, false // a property name (length, first, …): no error to make
+	}
 	i, err := strconv.Atoi(key)
 	if err != nil || i < 0 || i >= hugeIndex || strconv.Itoa(i) != key {
 		return 0, false
