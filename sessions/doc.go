@@ -13,6 +13,9 @@
 //
 // Two stores implement it: MemoryStore (one process) and redisstore.Store (several
 // instances sharing one Redis). Package sessionstest is the conformance suite both pass.
+// Optional capabilities a store may add: Secrets (keys shared by a cluster) and
+// CounterBatch (the throttle's counter operations of one login step in one round trip;
+// HitAll and Settle use it when the store has it, one call per key otherwise).
 //
 // Manager puts policy on top of a Store: the clock, the idle-timeout clamp, the licence cap,
 // ID generation and rotation, and the background sweeper.
