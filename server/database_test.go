@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"io/fs"
@@ -13,13 +14,14 @@ import (
 	"testing"
 
 	"gatehouse/internal/pgtest"
+	"gatehouse/internal/redistest"
 	"gatehouse/internal/testkit"
 )
 
 // TestMain runs the package's tests on SQLite, then the PostgreSQL cluster tests against a
 // throwaway PostgreSQL (pgtest).
 func TestMain(m *testing.M) {
-	os.Exit(pgtest.Main(m, "^(TestTwoInstancesShareOnePostgres|TestDemoAppSameAnswersOnBothBackends)$"))
+	os.Exit(pgtest.Main(m, "^(TestTwoInstancesShareOnePostgres|TestDemoAppSameAnswersOnBothBackends|TestUploadOnOneInstanceAssignOnAnother)$"))
 }
 
 // rest sends one request and decodes its JSON answer.
@@ -207,4 +209,45 @@ func TestDemoAppSameAnswersOnBothBackends(t *testing.T) {
 
 func urlQuery(s string) string {
 	return strings.NewReplacer("%", "%25", " ", "%20", "'", "%27", "&", "%26", "#", "%23", "+", "%2B", "[", "%5B", "]", "%5D").Replace(s)
+}
+
+// TestUploadOnOneInstanceAssignOnAnother: a cluster (one Redis for sessions, one PostgreSQL
+// for data) keeps pending uploads in the database, so a client whose next request reaches
+// another instance assigns, and reads back, what it uploaded through the first.
+func TestUploadOnOneInstanceAssignOnAnother(t *testing.T) {
+	if !pgtest.Active() {
+		t.Skip("runs in the PostgreSQL pass")
+	}
+	rds := redistest.Start(t)
+	db := pgtest.NewDatabase(t)
+	files := map[string]string{
+		"model.json": `{"dataClasses":[{"name":"Docs","attributes":[
+			{"name":"ID","type":"long","primaryKey":true,"autoincrement":true},
+			{"name":"title","type":"string"},{"name":"file","type":"blob"}]}]}`,
+		"seed.json": `{"Docs":[{"ID":1,"title":"one"}]}`,
+	}
+	a := start(t, app(t, files), Config{Database: db, Store: rds.URL(), StoreNamespace: "uploads"})
+	b := start(t, app(t, files), Config{Database: db, Store: rds.URL(), StoreNamespace: "uploads"})
+	ca, cb := testkit.NewClient(t, a.http.URL), testkit.NewClient(t, b.http.URL)
+	cb.Jar, cb.HTTP.Jar = ca.Jar, ca.Jar // one browser, its requests balanced over a and b
+
+	data := make([]byte, 300_000)
+	for i := range data {
+		data[i] = byte(i * 7 % 251) // zero bytes included
+	}
+	up := ca.Do("POST", "/rest/$upload?$binary=true", map[string]string{"Content-Type": "application/octet-stream"}, string(data))
+	id, _ := up.JSON(t)["ID"].(string)
+	if up.Status != 200 || len(id) != 32 {
+		t.Fatalf("upload through A: %d %s", up.Status, up.Body)
+	}
+	if r := cb.Do("POST", "/rest/Docs?$method=update", nil, `{"__KEY":"1","file":{"ID":"`+id+`"}}`); r.Status != 200 {
+		t.Fatalf("assign through B: %d %s", r.Status, r.Body)
+	}
+	if r := ca.Do("GET", "/rest/Docs(1)/file?$binary=true&$expand=file", nil, ""); r.Status != 200 || !bytes.Equal(r.Body, data) {
+		t.Fatalf("read through A: %d, %d bytes, want the %d uploaded", r.Status, len(r.Body), len(data))
+	}
+	// Used once, on whichever instance.
+	if r := ca.Do("POST", "/rest/Docs?$method=update", nil, `{"__KEY":"1","file":{"ID":"`+id+`"}}`); r.Status != 400 {
+		t.Fatalf("the upload assigned again through A: %d %s", r.Status, r.Body)
+	}
 }
