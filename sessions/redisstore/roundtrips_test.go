@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/rueidis"
 
@@ -73,5 +74,47 @@ func TestLoginRunsTwoScripts(t *testing.T) {
 	login("kim")
 	if n := scriptRuns(t, admin); n != 2 {
 		t.Fatalf("a login ran %d scripts, want 2", n)
+	}
+}
+
+// TestCounterKeysExpire: a counter's key carries an expiry from its first hit, a second past
+// its window, and later hits in the window (one HINCRBY each) keep it: no counter outlives
+// its window in Redis, swept or not.
+func TestCounterKeysExpire(t *testing.T) {
+	srv := redistest.Start(t)
+	st := open(t, srv, redisstore.Options{Namespace: "expiry"})
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	const window = time.Minute
+	pttl := func(key string) time.Duration {
+		t.Helper()
+		ms, err := c.Do(ctx, c.B().Pttl().Key("{expiry}:c:"+key).Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ms) * time.Millisecond
+	}
+	for i := 1; i <= 3; i++ {
+		if _, err := sessions.HitAll(ctx, st, []string{"a", "b"}, time.Now(), window); err != nil {
+			t.Fatal(err)
+		}
+		if n, _, err := st.Hit(ctx, "c", time.Now(), window); err != nil || n != i {
+			t.Fatalf("hit %d: got %d, %v", i, n, err)
+		}
+		for _, k := range []string{"a", "b", "c"} {
+			if d := pttl(k); d <= 0 || d > window+time.Second {
+				t.Fatalf("after hit %d, key %s expires in %v, want within (0, %v]", i, k, d, window+time.Second)
+			}
+		}
+	}
+	if err := st.Unhit(ctx, "c", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if d := pttl("c"); d <= 0 {
+		t.Fatalf("after a take-back, key c expires in %v, want an expiry kept", d)
 	}
 }

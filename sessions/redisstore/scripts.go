@@ -251,17 +251,27 @@ var statsScript = script(`
 return {redis.call('ZCARD', P .. 'exp'), redis.call('ZCARD', P .. 'guests'), redis.call('ZCARD', P .. 'lic')}
 `)
 
+// hitFn adds one to counter key within its window, or starts a new window of the given
+// length with a count of 1; it returns the count and the window's end. Within a window the
+// count is one HINCRBY: the window's end, and the key's expiry a second past it, were
+// written when the window started and do not move.
+const hitFn = `
+local function hit(key, now, window)
+  local k = P .. 'c:' .. key
+  local h = redis.call('HMGET', k, 'n', 'r')
+  local n, r = tonumber(h[1]), tonumber(h[2])
+  if n and r and r > now then return redis.call('HINCRBY', k, 'n', 1), h[2] end
+  r = f(now + window)
+  redis.call('HSET', k, 'n', '1', 'r', r)
+  redis.call('PEXPIRE', k, f(math.ceil(window / 1000) + 1000))
+  return 1, r
+end
+`
+
 // ARGV[3..]: key, window (µs).
-var hitScript = script(`
-local now = clock()
-local k = P .. 'c:' .. ARGV[3]
-local h = redis.call('HMGET', k, 'n', 'r')
-local n, r = tonumber(h[1]), tonumber(h[2])
-if not n or r <= now then n, r = 0, now + tonumber(ARGV[4]) end
-n = n + 1
-redis.call('HSET', k, 'n', f(n), 'r', f(r))
-redis.call('PEXPIRE', k, f(math.ceil((r - now) / 1000) + 1000))
-return {n, f(r)}
+var hitScript = script(hitFn + `
+local n, r = hit(ARGV[3], clock(), tonumber(ARGV[4]))
+return {n, r}
 `)
 
 // ARGV[3]: key.
@@ -275,20 +285,14 @@ return 1
 `)
 
 // ARGV[3]: window (µs); ARGV[4..]: keys. hitScript on each key in one run: {n1, r1, n2, r2, ...}.
-var hitAllScript = script(`
+var hitAllScript = script(hitFn + `
 local now = clock()
 local window = tonumber(ARGV[3])
 local out = {}
 for i = 4, #ARGV do
-  local k = P .. 'c:' .. ARGV[i]
-  local h = redis.call('HMGET', k, 'n', 'r')
-  local n, r = tonumber(h[1]), tonumber(h[2])
-  if not n or r <= now then n, r = 0, now + window end
-  n = n + 1
-  redis.call('HSET', k, 'n', f(n), 'r', f(r))
-  redis.call('PEXPIRE', k, f(math.ceil((r - now) / 1000) + 1000))
+  local n, r = hit(ARGV[i], now, window)
   out[#out + 1] = n
-  out[#out + 1] = f(r)
+  out[#out + 1] = r
 end
 return out
 `)
