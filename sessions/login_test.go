@@ -364,6 +364,11 @@ func (r *settleRecorder) Unwrap() Store {
 	return r.Store
 }
 
+// selfWrapper says it wraps itself: sameStore must not follow it for ever.
+type selfWrapper struct{ Store }
+
+func (w *selfWrapper) Unwrap() Store { return w }
+
 func TestInsertAttempt(t *testing.T) {
 	ctx := context.Background()
 
@@ -396,6 +401,7 @@ func TestInsertAttempt(t *testing.T) {
 			{"AnotherStore", func(*Manager) Store { return NewMemoryStore(0) }, true},
 			{"AWrapperOfAnotherStore", func(*Manager) Store { return &settleRecorder{Store: NewMemoryStore(0), unwrap: true} }, true},
 			{"AWrapperThatDoesNotSay", func(m *Manager) Store { return &settleRecorder{Store: m.store} }, false},
+			{"AWrapperOfItself", func(*Manager) Store { return &selfWrapper{NewMemoryStore(0)} }, true},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				m, c := newTestManager(t, 0, 0)

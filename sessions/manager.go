@@ -232,7 +232,7 @@ func (m *Manager) insertSettling(ctx context.Context, s *Session, a *Attempt) er
 // Store method, as the admin console's counter watch): only then can one call on c both
 // settle c's counters and create a session in s.
 func sameStore(c, s Store) bool {
-	for {
+	for range 8 { // wrappers of wrappers, but never a loop of them
 		if t := reflect.TypeOf(c); t == reflect.TypeOf(s) && t.Comparable() && c == s {
 			return true
 		}
@@ -242,6 +242,7 @@ func sameStore(c, s Store) bool {
 		}
 		c = w.Unwrap()
 	}
+	return false
 }
 
 // sessionTag is how a session appears in logs: a short hash, never the ID itself (SPEC §8),

@@ -177,7 +177,7 @@ func (a *Attempt) Succeeded(ctx context.Context) error {
 
 // succeed marks the attempt succeeded and returns what its success settles: the keys to
 // take one back from and the keys to drop, at now. ok is false when there is nothing to do
-// (no attempt, or Succeeded already ran).
+// (no attempt, or its success was settled already).
 func (a *Attempt) succeed() (unhit, reset []string, now time.Time, ok bool) {
 	if a == nil || a.done {
 		return nil, nil, time.Time{}, false
