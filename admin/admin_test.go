@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +60,44 @@ func TestCountersFollowTheStore(t *testing.T) {
 	}
 	if got := c.List(now.Add(time.Hour)); len(got) != 0 {
 		t.Fatalf("counters past their window are listed: %+v", got)
+	}
+}
+
+// TestCountersFollowSettleCreate: a login's settle made together with its session's create
+// (sessions.Manager.InsertAttempt) updates the watch, even when the create is refused.
+func TestCountersFollowSettleCreate(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	store := sessions.NewMemoryStore(10)
+	c := WatchCounters(store, Limits{PerUser: 2, PerIP: 5})
+	m := sessions.NewManager(sessions.Config{Store: store, Now: func() time.Time { return now }, Licences: 1})
+	th := sessions.NewThrottle(c, sessions.ThrottleConfig{MaxPerUser: 2, MaxPerIP: 5, Now: func() time.Time { return now }})
+	login := func(user string) error {
+		t.Helper()
+		a, err := th.Begin(ctx, "10.0.0.1", user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := m.Draft("10.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.UserName, d.Guest, d.Authenticated = user, false, true
+		return m.InsertAttempt(ctx, d, a)
+	}
+	th.Begin(ctx, "10.0.0.1", "ann") // ann fails once
+	if err := login("ann"); err != nil {
+		t.Fatal(err)
+	}
+	if list := c.List(now); len(list) != 1 || list[0].Key != "login-ip:10.0.0.1" || list[0].Failures != 1 {
+		t.Fatalf("after ann's login: %+v, want the address's one failure only (ann's name forgotten)", list)
+	}
+	// ann holds the only licence: bob's good login is refused, and settled all the same.
+	if err := login("bob"); !errors.Is(err, sessions.ErrLicenceExhausted) {
+		t.Fatalf("bob's login: got %v, want ErrLicenceExhausted", err)
+	}
+	if list := c.List(now); len(list) != 1 || list[0].Failures != 1 {
+		t.Fatalf("after bob's refused login: %+v, want the address's one failure only", list)
 	}
 }
 

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 	"sync"
@@ -103,6 +104,27 @@ func (c *Counters) Settle(ctx context.Context, unhit, reset []string, now time.T
 	}
 	return err
 }
+
+// SettleCreate implements sessions.SettleCreator, in one step when the store can. The
+// settle stands whenever the create got an answer, even a refusal.
+func (c *Counters) SettleCreate(ctx context.Context, unhit, reset []string, now time.Time, s *sessions.Session, licence bool, max int) error {
+	err := sessions.SettleCreate(ctx, c.Store, unhit, reset, now, s, licence, max)
+	if err == nil || errors.Is(err, sessions.ErrExists) || errors.Is(err, sessions.ErrLicenceExhausted) {
+		for _, k := range unhit {
+			c.unhit(k)
+		}
+		for _, k := range reset {
+			c.forget(k)
+		}
+	}
+	return err
+}
+
+var _ sessions.SettleCreator = (*Counters)(nil)
+
+// Unwrap returns the store watched: a login settles its attempt and creates its session in
+// one call only on the store the session manager uses (sessions.Manager.InsertAttempt).
+func (c *Counters) Unwrap() sessions.Store { return c.Store }
 
 func (c *Counters) saw(key string, n int, reset time.Time) {
 	c.mu.Lock()

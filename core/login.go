@@ -83,9 +83,6 @@ func (r *Request) authenticate(ctx context.Context, c Credentials) (bool, error)
 	if err != nil || !accepted {
 		return false, err
 	}
-	if err := attempt.Succeeded(ctx); err != nil {
-		return false, err
-	}
 
 	ss.s.Authenticated, ss.s.Guest = true, false
 	if ss.s.UserName == "" {
@@ -95,13 +92,17 @@ func (r *Request) authenticate(ctx context.Context, c Credentials) (bool, error)
 		ss.s.IdleTimeout = m.Clamp(c.IdleTimeout)
 	}
 	if !live {
-		// A login that finds every licence held takes one from an anonymous session.
-		if err := m.InsertLogin(ctx, ss.s); err != nil {
+		// The attempt is settled with the insert (one round trip to a shared store). A
+		// login that finds every licence held takes one from an anonymous session.
+		if err := m.InsertAttempt(ctx, ss.s, attempt); err != nil {
 			return false, err
 		}
 		r.setSession(ss.s)
 		r.created = true
 		return true, nil
+	}
+	if err := attempt.Succeeded(ctx); err != nil {
+		return false, err
 	}
 	// An existing session was upgraded: save what the script and the login changed, and
 	// give it a new ID (session-fixation defence).

@@ -343,3 +343,102 @@ func TestInsertLoginUnderConcurrency(t *testing.T) {
 		t.Fatalf("after closing every session: %+v (a licence leaked)", st)
 	}
 }
+
+// settleRecorder is a store that counts the SettleCreate calls made on it; with unwrap it
+// says which store it wraps (as the admin console's counter watch does).
+type settleRecorder struct {
+	Store
+	unwrap bool
+	calls  int
+}
+
+func (r *settleRecorder) SettleCreate(ctx context.Context, unhit, reset []string, now time.Time, s *Session, licence bool, max int) error {
+	r.calls++
+	return SettleCreate(ctx, r.Store, unhit, reset, now, s, licence, max)
+}
+
+func (r *settleRecorder) Unwrap() Store {
+	if !r.unwrap {
+		return nil
+	}
+	return r.Store
+}
+
+// selfWrapper says it wraps itself: sameStore must not follow it for ever.
+type selfWrapper struct{ Store }
+
+func (w *selfWrapper) Unwrap() Store { return w }
+
+func TestInsertAttempt(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("OneCallWhenTheThrottleCountsInTheSameStore", func(t *testing.T) {
+		m, c := newTestManager(t, 0, 0)
+		rec := &settleRecorder{Store: m.store, unwrap: true}
+		th := NewThrottle(rec, ThrottleConfig{Now: c.Now})
+		a := begin(t, th, "1.1.1.1", "kim")
+		d := loginDraft(t, m, "kim")
+		if err := m.InsertAttempt(ctx, d, a); err != nil {
+			t.Fatal(err)
+		}
+		if rec.calls != 1 {
+			t.Fatalf("SettleCreate calls: got %d, want 1", rec.calls)
+		}
+		if s, err := m.Get(ctx, d.ID); err != nil || !s.Licensed {
+			t.Fatalf("the login's session: %+v, %v; want it stored with a licence", s, err)
+		}
+		if n, _, _ := m.store.Hit(ctx, "login-ip:1.1.1.1", c.Now(), time.Minute); n != 1 {
+			t.Fatalf("the address's count after a good login: got %d, want 1 (its hit taken back)", n)
+		}
+	})
+
+	t.Run("SettleThenInsertOtherwise", func(t *testing.T) {
+		for _, tc := range []struct {
+			name    string
+			counter func(*Manager) Store
+			apart   bool // the counters are not in the manager's store
+		}{
+			{"AnotherStore", func(*Manager) Store { return NewMemoryStore(0) }, true},
+			{"AWrapperOfAnotherStore", func(*Manager) Store { return &settleRecorder{Store: NewMemoryStore(0), unwrap: true} }, true},
+			{"AWrapperThatDoesNotSay", func(m *Manager) Store { return &settleRecorder{Store: m.store} }, false},
+			{"AWrapperOfItself", func(*Manager) Store { return &selfWrapper{NewMemoryStore(0)} }, true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				m, c := newTestManager(t, 0, 0)
+				counters := tc.counter(m)
+				th := NewThrottle(counters, ThrottleConfig{Now: c.Now})
+				begin(t, th, "1.1.1.1", "ann") // a failure, which stays counted
+				a := begin(t, th, "1.1.1.1", "kim")
+				d := loginDraft(t, m, "kim")
+				if err := m.InsertAttempt(ctx, d, a); err != nil {
+					t.Fatal(err)
+				}
+				if rec, ok := counters.(*settleRecorder); ok && rec.calls != 0 {
+					t.Fatalf("SettleCreate called %d times on a store that is not the manager's", rec.calls)
+				}
+				if _, err := m.Get(ctx, d.ID); err != nil {
+					t.Fatalf("the login's session, in the manager's store: %v", err)
+				}
+				if tc.apart {
+					if _, err := counters.Get(ctx, d.ID, c.Now()); !errors.Is(err, ErrNotFound) {
+						t.Fatalf("the login's session in the throttle's store: got %v, want ErrNotFound", err)
+					}
+				}
+				if n, _, _ := counters.Hit(ctx, "login-ip:1.1.1.1", c.Now(), time.Minute); n != 2 {
+					t.Fatalf("the address's count: got %d, want 2 (ann's failure, then this hit)", n)
+				}
+				if n, _, _ := counters.Hit(ctx, "login-user:kim", c.Now(), time.Minute); n != 1 {
+					t.Fatalf("kim's count: got %d, want 1 (forgotten on success)", n)
+				}
+			})
+		}
+	})
+
+	t.Run("NilAttempt", func(t *testing.T) {
+		m, _ := newTestManager(t, 0, 0)
+		d := loginDraft(t, m, "kim")
+		if err := m.InsertAttempt(ctx, d, nil); err != nil || !d.Licensed {
+			t.Fatalf("no throttle: got %v, licensed %v; want the session stored with a licence", err, d.Licensed)
+		}
+	})
+}

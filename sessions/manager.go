@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 )
@@ -157,10 +158,15 @@ func (m *Manager) Draft(remote string) (*Session, error) {
 // Insert stores a draft (its timeout clamped, its life starting now). With licence true it
 // takes a licence (default login mode), failing with ErrLicenceExhausted when none is free.
 func (m *Manager) Insert(ctx context.Context, s *Session, licence bool) error {
+	m.prepare(s)
+	return m.store.Create(ctx, s, licence, m.licences)
+}
+
+// prepare clamps a draft's timeout and starts its life now, for its insert.
+func (m *Manager) prepare(s *Session) {
 	now := m.now()
 	s.IdleTimeout = m.Clamp(s.IdleTimeout)
 	s.LastAccess, s.Expires = now, now.Add(s.IdleTimeout)
-	return m.store.Create(ctx, s, licence, m.licences)
 }
 
 // reclaimTries bounds how many anonymous sessions one login closes for a licence. More
@@ -179,7 +185,17 @@ const reclaimTries = 5
 // The draft should already say what the login granted (Guest false); a draft still a guest
 // takes a licence the next login may reclaim in turn.
 func (m *Manager) InsertLogin(ctx context.Context, s *Session) error {
-	err := m.Insert(ctx, s, true)
+	return m.InsertAttempt(ctx, s, nil)
+}
+
+// InsertAttempt is InsertLogin for the draft of a login whose throttle attempt a succeeded
+// (nil: none): a's success is settled as Attempt.Succeeded does, and the draft stored as
+// InsertLogin does. When the throttle keeps its counters in this manager's store and the
+// store can (SettleCreator), the settle and the first insert are one store call: with
+// Redis, one round trip instead of two. The settle happens once, before or with the
+// first insert, whatever the inserts answer; if it fails nothing is inserted.
+func (m *Manager) InsertAttempt(ctx context.Context, s *Session, a *Attempt) error {
+	err := m.insertSettling(ctx, s, a)
 	for try := 0; errors.Is(err, ErrLicenceExhausted) && try < reclaimTries; try++ {
 		gone, rerr := m.store.ReclaimGuestLicence(ctx, m.now())
 		if errors.Is(rerr, ErrNotFound) {
@@ -194,6 +210,39 @@ func (m *Manager) InsertLogin(ctx context.Context, s *Session) error {
 		err = m.Insert(ctx, s, true)
 	}
 	return err
+}
+
+// insertSettling settles a's success and inserts s with a licence (see InsertAttempt).
+func (m *Manager) insertSettling(ctx context.Context, s *Session, a *Attempt) error {
+	unhit, reset, now, ok := a.succeed()
+	if !ok {
+		return m.Insert(ctx, s, true)
+	}
+	if st, can := a.t.store.(Store); can && sameStore(st, m.store) {
+		m.prepare(s)
+		return SettleCreate(ctx, st, unhit, reset, now, s, true, m.licences)
+	}
+	if err := Settle(ctx, a.t.store, unhit, reset, now); err != nil {
+		return err
+	}
+	return m.Insert(ctx, s, true)
+}
+
+// sameStore reports whether c is the store s, or a wrapper of it (a type with an Unwrap()
+// Store method, as the admin console's counter watch): only then can one call on c both
+// settle c's counters and create a session in s.
+func sameStore(c, s Store) bool {
+	for range 8 { // wrappers of wrappers, but never a loop of them
+		if t := reflect.TypeOf(c); t == reflect.TypeOf(s) && t.Comparable() && c == s {
+			return true
+		}
+		w, ok := c.(interface{ Unwrap() Store })
+		if !ok {
+			return false
+		}
+		c = w.Unwrap()
+	}
+	return false
 }
 
 // sessionTag is how a session appears in logs: a short hash, never the ID itself (SPEC §8),

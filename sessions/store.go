@@ -140,6 +140,19 @@ type CounterBatch interface {
 	Settle(ctx context.Context, unhit, reset []string, now time.Time) error
 }
 
+// SettleCreator is an optional capability of a Store whose every call costs a round trip
+// and a script run of its own (Redis): the two store steps that end a successful login in
+// one call. Use it through Manager.InsertAttempt, which falls back to Settle and Create
+// for a store without it.
+type SettleCreator interface {
+	// SettleCreate is Settle(unhit, reset) followed by Create(s, licence, max). The settle
+	// stands whatever Create answers (ErrExists, ErrLicenceExhausted: the login was good,
+	// whether or not its session could be stored), so a caller that retries the create
+	// must not settle again. Like any call, it may or may not have happened when it fails
+	// with ErrUnavailable.
+	SettleCreate(ctx context.Context, unhit, reset []string, now time.Time, s *Session, licence bool, max int) error
+}
+
 // Count is a counter after a hit: its new value and when its window ends.
 type Count struct {
 	N     int
@@ -185,6 +198,18 @@ func Settle(ctx context.Context, c Counters, unhit, reset []string, now time.Tim
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// SettleCreate settles counters and creates a session in st: in one call when st is a
+// SettleCreator, else Settle and then, if it succeeded, Create.
+func SettleCreate(ctx context.Context, st Store, unhit, reset []string, now time.Time, s *Session, licence bool, max int) error {
+	if sc, ok := st.(SettleCreator); ok {
+		return sc.SettleCreate(ctx, unhit, reset, now, s, licence, max)
+	}
+	if err := Settle(ctx, st, unhit, reset, now); err != nil {
+		return err
+	}
+	return st.Create(ctx, s, licence, max)
 }
 
 // Tokens are one-time tokens naming a session (SPEC §4.5).

@@ -168,18 +168,28 @@ func (a *Attempt) open(now time.Time, keep func(hit) bool) []string {
 // Only the first call acts. The address's earlier failures stay counted, so that one good
 // account cannot launder an address's failures.
 func (a *Attempt) Succeeded(ctx context.Context) error {
-	if a == nil || a.done {
+	unhit, reset, now, ok := a.succeed()
+	if !ok {
 		return nil
 	}
+	return Settle(ctx, a.t.store, unhit, reset, now)
+}
+
+// succeed marks the attempt succeeded and returns what its success settles: the keys to
+// take one back from and the keys to drop, at now. ok is false when there is nothing to do
+// (no attempt, or its success was settled already).
+func (a *Attempt) succeed() (unhit, reset []string, now time.Time, ok bool) {
+	if a == nil || a.done {
+		return nil, nil, time.Time{}, false
+	}
 	a.done = true
-	now := a.t.cfg.Now()
-	var reset []string
+	now = a.t.cfg.Now()
 	for _, h := range a.hits[:a.n] {
 		if h.user {
 			reset = append(reset, h.key)
 		}
 	}
-	return Settle(ctx, a.t.store, a.open(now, func(h hit) bool { return !h.user }), reset, now)
+	return a.open(now, func(h hit) bool { return !h.user }), reset, now, true
 }
 
 func keyIP(ip string) string {

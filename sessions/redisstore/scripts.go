@@ -89,30 +89,38 @@ end
 
 func script(body string) *rueidis.Lua { return rueidis.NewLuaScript(prelude + body) }
 
-// ARGV[3..]: id, d, idle, g, licence, cap, maxGuests, slackMin, slackMax.
-var createScript = script(`
-local now = clock()
-local id = ARGV[3]
-if redis.call('EXISTS', skey(id)) == 1 then return {'EXISTS'} end
-local lic, cap = ARGV[7], tonumber(ARGV[8])
-if lic == '1' and cap > 0 and redis.call('ZCARD', P .. 'lic') >= cap then return {'EXHAUSTED'} end
-local idle = tonumber(ARGV[5])
-local exp = now + idle + slack(idle, tonumber(ARGV[10]), tonumber(ARGV[11]))
-local t = {d = ARGV[4], exp = f(exp), la = f(now), idle = ARGV[5], g = ARGV[6], lic = lic, v = '1'}
-redis.call('HSET', skey(id), 'd', t.d, 'exp', t.exp, 'la', t.la, 'idle', t.idle, 'g', t.g, 'lic', t.lic, 'v', t.v)
-redis.call('ZADD', P .. 'exp', t.exp, id)
-if lic == '1' then redis.call('ZADD', P .. 'lic', t.exp, id) end
-use(id, t)
-local max = tonumber(ARGV[9])
-local reply = ok(id, t)
-if t.g == '1' and max > 0 then
-  while redis.call('ZCARD', P .. 'guests') > max do
-    local victim = redis.call('ZRANGE', P .. 'guests', 0, 0)[1]
-    remove(victim)
-    table.insert(reply, victim) -- evicted: the caller forgets them
+// createFn creates a session from ARGV[a..a+8]: id, d, idle, g, licence, cap, maxGuests,
+// slackMin, slackMax. Its reply is {'OK', exp, la, evicted guest IDs...}: the caller has
+// the rest.
+const createFn = `
+local function create(now, a)
+  local id = ARGV[a]
+  if redis.call('EXISTS', skey(id)) == 1 then return {'EXISTS'} end
+  local lic, cap = ARGV[a + 4], tonumber(ARGV[a + 5])
+  if lic == '1' and cap > 0 and redis.call('ZCARD', P .. 'lic') >= cap then return {'EXHAUSTED'} end
+  local idle = tonumber(ARGV[a + 2])
+  local exp = now + idle + slack(idle, tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8]))
+  local t = {exp = f(exp), la = f(now), g = ARGV[a + 3], lic = lic}
+  redis.call('HSET', skey(id), 'd', ARGV[a + 1], 'exp', t.exp, 'la', t.la, 'idle', ARGV[a + 2], 'g', t.g, 'lic', lic, 'v', '1')
+  redis.call('ZADD', P .. 'exp', t.exp, id)
+  if lic == '1' then redis.call('ZADD', P .. 'lic', t.exp, id) end
+  use(id, t)
+  local max = tonumber(ARGV[a + 6])
+  local reply = {'OK', t.exp, t.la}
+  if t.g == '1' and max > 0 then
+    while redis.call('ZCARD', P .. 'guests') > max do
+      local victim = redis.call('ZRANGE', P .. 'guests', 0, 0)[1]
+      remove(victim)
+      table.insert(reply, victim) -- evicted: the caller forgets them
+    end
   end
+  return reply
 end
-return reply
+`
+
+// ARGV[3..11]: as createFn.
+var createScript = script(createFn + `
+return create(clock(), 3)
 `)
 
 // ARGV[3..]: id, touch (0/1), slackMin, slackMax. The new expiration is written only when
@@ -243,17 +251,27 @@ var statsScript = script(`
 return {redis.call('ZCARD', P .. 'exp'), redis.call('ZCARD', P .. 'guests'), redis.call('ZCARD', P .. 'lic')}
 `)
 
+// hitFn adds one to counter key within its window, or starts a new window of the given
+// length with a count of 1; it returns the count and the window's end. Within a window the
+// count is one HINCRBY: the window's end, and the key's expiry a second past it, were
+// written when the window started and do not move.
+const hitFn = `
+local function hit(key, now, window)
+  local k = P .. 'c:' .. key
+  local h = redis.call('HMGET', k, 'n', 'r')
+  local n, r = tonumber(h[1]), tonumber(h[2])
+  if n and r and r > now then return redis.call('HINCRBY', k, 'n', 1), h[2] end
+  r = f(now + window)
+  redis.call('HSET', k, 'n', '1', 'r', r)
+  redis.call('PEXPIRE', k, f(math.ceil(window / 1000) + 1000))
+  return 1, r
+end
+`
+
 // ARGV[3..]: key, window (µs).
-var hitScript = script(`
-local now = clock()
-local k = P .. 'c:' .. ARGV[3]
-local h = redis.call('HMGET', k, 'n', 'r')
-local n, r = tonumber(h[1]), tonumber(h[2])
-if not n or r <= now then n, r = 0, now + tonumber(ARGV[4]) end
-n = n + 1
-redis.call('HSET', k, 'n', f(n), 'r', f(r))
-redis.call('PEXPIRE', k, f(math.ceil((r - now) / 1000) + 1000))
-return {n, f(r)}
+var hitScript = script(hitFn + `
+local n, r = hit(ARGV[3], clock(), tonumber(ARGV[4]))
+return {n, r}
 `)
 
 // ARGV[3]: key.
@@ -267,37 +285,46 @@ return 1
 `)
 
 // ARGV[3]: window (µs); ARGV[4..]: keys. hitScript on each key in one run: {n1, r1, n2, r2, ...}.
-var hitAllScript = script(`
+var hitAllScript = script(hitFn + `
 local now = clock()
 local window = tonumber(ARGV[3])
 local out = {}
 for i = 4, #ARGV do
-  local k = P .. 'c:' .. ARGV[i]
-  local h = redis.call('HMGET', k, 'n', 'r')
-  local n, r = tonumber(h[1]), tonumber(h[2])
-  if not n or r <= now then n, r = 0, now + window end
-  n = n + 1
-  redis.call('HSET', k, 'n', f(n), 'r', f(r))
-  redis.call('PEXPIRE', k, f(math.ceil((r - now) / 1000) + 1000))
+  local n, r = hit(ARGV[i], now, window)
   out[#out + 1] = n
-  out[#out + 1] = f(r)
+  out[#out + 1] = r
 end
 return out
 `)
 
-// ARGV[3]: how many keys to take one back from (u); ARGV[4..3+u]: those keys, as
-// unhitScript; ARGV[4+u..]: keys to drop, as ResetHits.
-var settleScript = script(`
-local now = clock()
-local u = tonumber(ARGV[3])
-for i = 4, 3 + u do
-  local k = P .. 'c:' .. ARGV[i]
-  local h = redis.call('HMGET', k, 'n', 'r')
-  local n, r = tonumber(h[1]), tonumber(h[2])
-  if n and n > 0 and r > now then redis.call('HINCRBY', k, 'n', -1) end
+// settleFn takes one back from ARGV[a+1..a+u] (as unhitScript) and drops ARGV[a+u+1..]
+// (as ResetHits), where u is ARGV[a].
+const settleFn = `
+local function settle(now, a)
+  local u = tonumber(ARGV[a])
+  for i = a + 1, a + u do
+    local k = P .. 'c:' .. ARGV[i]
+    local h = redis.call('HMGET', k, 'n', 'r')
+    local n, r = tonumber(h[1]), tonumber(h[2])
+    if n and n > 0 and r > now then redis.call('HINCRBY', k, 'n', -1) end
+  end
+  for i = a + u + 1, #ARGV do redis.call('DEL', P .. 'c:' .. ARGV[i]) end
 end
-for i = 4 + u, #ARGV do redis.call('DEL', P .. 'c:' .. ARGV[i]) end
+`
+
+// ARGV[3]: how many keys to take one back from (u); ARGV[4..3+u]: those keys;
+// ARGV[4+u..]: keys to drop.
+var settleScript = script(settleFn + `
+settle(clock(), 3)
 return 1
+`)
+
+// ARGV[3..11]: the session, as createFn; ARGV[12..]: the counters, as settleFn. The settle
+// is done whatever the create answers: the login it ends was good.
+var settleCreateScript = script(createFn + settleFn + `
+local now = clock()
+settle(now, 12)
+return create(now, 3)
 `)
 
 // ARGV[3..]: token, session ID, lifespan (µs).

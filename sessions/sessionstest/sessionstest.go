@@ -40,6 +40,8 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Counters", func(t *testing.T) { testCounters(t, newStore) })
 	t.Run("ConcurrentHitsGetDistinctCounts", func(t *testing.T) { testConcurrentHits(t, newStore) })
 	t.Run("CounterBatches", func(t *testing.T) { testCounterBatches(t, newStore) })
+	t.Run("SettleCreate", func(t *testing.T) { testSettleCreate(t, newStore) })
+	t.Run("LoginSettlesOnce", func(t *testing.T) { testLoginSettlesOnce(t, newStore) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newStore) })
 	t.Run("UpdateRetriesOnConflict", func(t *testing.T) { testUpdateConflicts(t, newStore) })
 	t.Run("EntitySets", func(t *testing.T) { testEntitySets(t, newStore) })
