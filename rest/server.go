@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/gorilla/mux"
 
@@ -156,6 +157,14 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, st *state) error
 // opened for the declared access (unless lazySession). An error is funnelled to
 // writeError after the core has undone what the request opened, so that a refused request
 // takes no session and no licence; the cookie decision is carried out with the answer.
+//
+// It is not inlined, nor are the middleware constructors (recoverer, requestState,
+// accessLog, crossOrigin, observe): the compiler (Go 1.26) compiles the copy of a closure
+// that an inlined constructor leaves in its caller without inlining the calls in the
+// closure's body, and these closures run on every request (stateOf, Request.Context and
+// the like were real calls).
+//
+//go:noinline
 func (s *Server) handle(access core.Access, opts routeOpt, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateOf(r)
@@ -276,6 +285,8 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 }
 
 // recoverer turns a panic into a 500 and a log record with the stack, and keeps serving.
+//
+//go:noinline
 func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -293,12 +304,14 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 
 // requestState attaches the per-request state (request ID, logger, session slot) and
 // applies the body limit.
+//
+//go:noinline
 func (s *Server) requestState(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &state{}
+		st := &state{parent: r.Context()}
 		id := r.Header.Get("X-Request-Id")
 		if !validRequestID(id) {
-			id = newRequestID()
+			id = st.newRequestID()
 		}
 		st.id, st.idHeader[0] = id, id
 		// (The key is canonical: no Set needed. The value's slice is the state's, one
@@ -307,7 +320,9 @@ func (s *Server) requestState(next http.Handler) http.Handler {
 		if s.observed || s.log.Enabled(r.Context(), slog.LevelInfo) {
 			st.start = time.Now() // (only the access log and the metrics read it)
 		}
-		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+		// (WithContext's copy does not escape: the request lives in the state.)
+		st.httpReq = *r.WithContext(st)
+		r = &st.httpReq
 		limit, tooLarge := s.cfg.MaxBody, errBodyTooLarge
 		if isUploadPath(r.URL.Path) { // raw bytes for a binary attribute: their own limit
 			limit, tooLarge = s.cfg.MaxBinary, errBinaryTooLarge
@@ -328,13 +343,13 @@ var errBodyTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: cod
 // newRequestID returns 16 random hex digits. A request ID only has to be unique enough to
 // find a request in the logs, not unguessable: math/rand's per-thread generator costs a few
 // nanoseconds where crypto/rand costs a system call (and, unlike a shared counter, it is no
-// cache line the cores take turns to own). One allocation: the string.
-func newRequestID() string {
+// cache line the cores take turns to own). No allocation: the string's bytes are the
+// state's idBuf, written here once and never again.
+func (st *state) newRequestID() string {
 	var b [8]byte
-	var id [16]byte
 	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
-	hex.Encode(id[:], b[:])
-	return string(id[:])
+	hex.Encode(st.idBuf[:], b[:])
+	return unsafe.String(&st.idBuf[0], len(st.idBuf))
 }
 
 // validRequestID reports whether a client's X-Request-Id may be reused (and logged): 1 to
@@ -379,6 +394,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // accessLog writes one record per request. Query strings are left out: they may carry
 // one-time passcodes ($4DSID). With the info level off it costs nothing.
+//
+//go:noinline
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.log.Enabled(r.Context(), slog.LevelInfo) {
