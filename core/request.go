@@ -53,9 +53,9 @@ type Request struct {
 	// touched holds the session resolve found, when the store writes it here (the
 	// memory store does): a request's session check then allocates no Session.
 	touched sessions.Session
-	created  bool // this request stored sess: a refusal must not leave it behind
-	renamed  bool // this request gave sess a new ID: only its answer can tell the client
-	cookie   CookieAction
+	created bool // this request stored sess: a refusal must not leave it behind
+	renamed bool // this request gave sess a new ID: only its answer can tell the client
+	cookie  CookieAction
 
 	held    []string // expanded privileges of heldFor
 	heldFor *sessions.Session
