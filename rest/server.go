@@ -66,10 +66,13 @@ type Server struct {
 	// (tests compare the two).
 	fastRoutes fastRoutes
 	noFast     bool
-	observed   bool    // Config.Metrics was given
-	userIDs    userIDs // see handleCurrentUser
-	ready      chan struct{}
-	origins    map[string]bool // AllowedOrigins
+	observed   bool // Config.Metrics was given
+	// plainCookies: net/http's cookie limit is its default, so that cookiesNamed reads the
+	// session cookie as it does (cookie.go).
+	plainCookies bool
+	userIDs      userIDs // see handleCurrentUser
+	ready        chan struct{}
+	origins      map[string]bool // AllowedOrigins
 }
 
 // New builds the router and middleware chain.
@@ -102,7 +105,8 @@ func New(cfg Config) (*Server, error) {
 	if !observed {
 		cfg.Metrics = nopObserver{}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), origins: map[string]bool{}, observed: observed}
+	s := &Server{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), origins: map[string]bool{}, observed: observed,
+		plainCookies: cookieLimitIsDefault()}
 	cop := http.NewCrossOriginProtection()
 	for _, o := range cfg.AllowedOrigins {
 		if err := cop.AddTrustedOrigin(o); err != nil {

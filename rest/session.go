@@ -99,14 +99,11 @@ func (s *Server) request(r *http.Request) *core.Request {
 	if st.req == nil {
 		p := core.Presented{OTP: otpToken(r), IDs: st.ids[:0]}
 		if p.OTP == "" {
-			for _, c := range s.sessionCookies(r) {
-				if c.Name != s.cfg.CookieName && !strings.HasPrefix(c.Name, "4DSID_") {
-					continue
-				}
-				if id, ok := s.cfg.Codec.Decode(c.Value); ok {
+			s.sessionCookies(r, func(value string) {
+				if id, ok := s.cfg.Codec.Decode(value); ok {
 					p.IDs = append(p.IDs, id)
 				}
-			}
+			})
 		}
 		s.cfg.App.StartRequest(&st.reqVal, s.clientIP(r), p, r.Method == http.MethodHead)
 		st.req = &st.reqVal
@@ -114,16 +111,29 @@ func (s *Server) request(r *http.Request) *core.Request {
 	return st.req
 }
 
-// sessionCookies returns the request's cookies that may hold a session ID, in order.
-// Without a 4DSID_ cookie only the configured name counts, and CookiesNamed then spares
-// allocating every other cookie the client sends.
-func (s *Server) sessionCookies(r *http.Request) []*http.Cookie {
-	for _, line := range r.Header["Cookie"] {
+// sessionCookies calls yield with the value of each of the request's cookies that may
+// hold a session ID, in order: the configured name's, and any named 4DSID_…. Without a
+// 4DSID_ cookie only the configured name counts, and cookiesNamed then reads its values
+// without allocating (or CookiesNamed, when net/http's cookie limit is not the default).
+func (s *Server) sessionCookies(r *http.Request, yield func(value string)) {
+	lines := r.Header["Cookie"]
+	for _, line := range lines {
 		if strings.Contains(line, "4DSID_") {
-			return r.Cookies()
+			for _, c := range r.Cookies() {
+				if c.Name == s.cfg.CookieName || strings.HasPrefix(c.Name, "4DSID_") {
+					yield(c.Value)
+				}
+			}
+			return
 		}
 	}
-	return r.CookiesNamed(s.cfg.CookieName)
+	if !s.plainCookies {
+		for _, c := range r.CookiesNamed(s.cfg.CookieName) {
+			yield(c.Value)
+		}
+		return
+	}
+	cookiesNamed(lines, s.cfg.CookieName, yield)
 }
 
 // otpToken is the request's one-time passcode ($4DSID), "" when none. The raw query is
