@@ -49,12 +49,12 @@ type Request struct {
 	ephemeral bool // never store a session (HEAD)
 
 	resolved bool
+	created  bool // this request stored sess: a refusal must not leave it behind
+	renamed  bool // this request gave sess a new ID: only its answer can tell the client
 	sess     *sessions.Session
 	// touched holds the session resolve found, when the store writes it here (the
 	// memory store does): a request's session check then allocates no Session.
 	touched sessions.Session
-	created bool // this request stored sess: a refusal must not leave it behind
-	renamed bool // this request gave sess a new ID: only its answer can tell the client
 	cookie  CookieAction
 
 	held    []string // expanded privileges of heldFor

@@ -23,7 +23,7 @@ var errCrossOrigin = errorf(http.StatusForbidden, codeCrossOrigin, "Cross-site r
 func (s *Server) crossOrigin(cop *http.CrossOriginProtection, next http.Handler) http.Handler {
 	checked := cop.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		origin := r.Header.Get("Origin")
+		origin := headerValue(r.Header, "Origin")
 		allowed := origin != "" && s.origins[origin]
 		h := w.Header()
 		if allowed {

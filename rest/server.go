@@ -173,11 +173,11 @@ func (s *Server) handle(access core.Access, opts routeOpt, h handlerFunc) http.H
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateOf(r)
 		req := s.request(r)
-		st.cookieW = cookieWriter{ResponseWriter: w, srv: s, r: r, req: req}
+		st.cookieW = cookieWriter{ResponseWriter: w, srv: s, st: st}
 		cw := &st.cookieW
 		ctx := r.Context()
 		err := func() error {
-			if user, password, ok := r.BasicAuth(); ok && opts&noBasic == 0 {
+			if user, password, ok := basicAuth(r); ok && opts&noBasic == 0 {
 				if err := req.Basic(ctx, user, password); err != nil {
 					if errors.Is(err, core.ErrLoginFailed) {
 						w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
@@ -313,11 +313,11 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 func (s *Server) requestState(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &state{parent: r.Context()}
-		id := r.Header.Get("X-Request-Id")
+		id := headerValue(r.Header, "X-Request-Id")
 		if !validRequestID(id) {
 			id = st.newRequestID()
 		}
-		st.id, st.idHeader[0] = id, id
+		st.idHeader[0] = id
 		// (The key is canonical: no Set needed. The value's slice is the state's, one
 		// allocation less.)
 		w.Header()["X-Request-Id"] = st.idHeader[:]
@@ -354,6 +354,24 @@ func (st *state) newRequestID() string {
 	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
 	hex.Encode(st.idBuf[:], b[:])
 	return unsafe.String(&st.idBuf[0], len(st.idBuf))
+}
+
+// headerValue is h.Get(key) for a key already in canonical form, without canonicalising
+// it again (on the path of every request).
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// basicAuth is r.BasicAuth, which most requests, without an Authorization header, need
+// not call.
+func basicAuth(r *http.Request) (user, password string, ok bool) {
+	if _, ok := r.Header["Authorization"]; !ok {
+		return "", "", false
+	}
+	return r.BasicAuth()
 }
 
 // validRequestID reports whether a client's X-Request-Id may be reused (and logged): 1 to

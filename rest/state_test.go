@@ -105,7 +105,7 @@ func TestStateLeavesTheServersRequestAlone(t *testing.T) {
 func TestRequestIDs(t *testing.T) {
 	s := stateServer()
 	var id string
-	h := s.requestState(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { id = stateOf(r).id }))
+	h := s.requestState(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { id = stateOf(r).id() }))
 	seen := map[string]bool{}
 	for range 100 {
 		w := httptest.NewRecorder()
@@ -145,6 +145,27 @@ func TestRequestIDs(t *testing.T) {
 		}
 		if got := w.Header().Get("X-Request-Id"); got != id {
 			t.Errorf("sent %q: header %q, want %q", tc.sent, got, id)
+		}
+	}
+}
+
+func TestRouteVars(t *testing.T) {
+	for _, tc := range []struct {
+		vars      routeVars
+		name, val string
+		ok        bool
+	}{
+		{routeVars{}, "name", "", false},
+		{routeVars{}, "", "", false},
+		{routeVars{names: &nameVarNames, values: [2]string{"f"}}, "name", "f", true},
+		{routeVars{names: &nameVarNames, values: [2]string{"f"}}, "fn", "", false},
+		{routeVars{names: &nameVarNames, values: [2]string{"f"}}, "", "", false},
+		{routeVars{names: &singletonVarNames, values: [2]string{"Cart", "add"}}, "fn", "add", true},
+		{routeVars{names: &singletonVarNames, values: [2]string{"Cart", "add"}}, "name", "Cart", true},
+		{routeVars{names: &pathVarNames, values: [2]string{"Employees(1)"}}, "path", "Employees(1)", true},
+	} {
+		if val, ok := tc.vars.get(tc.name); val != tc.val || ok != tc.ok {
+			t.Errorf("%v get(%q) = %q, %v; want %q, %v", tc.vars.names, tc.name, val, ok, tc.val, tc.ok)
 		}
 	}
 }
