@@ -49,10 +49,13 @@ type Request struct {
 	ephemeral bool // never store a session (HEAD)
 
 	resolved bool
-	sess     *sessions.Session
 	created  bool // this request stored sess: a refusal must not leave it behind
 	renamed  bool // this request gave sess a new ID: only its answer can tell the client
-	cookie   CookieAction
+	sess     *sessions.Session
+	// touched holds the session resolve found, when the store writes it here (the
+	// memory store does): a request's session check then allocates no Session.
+	touched sessions.Session
+	cookie  CookieAction
 
 	held    []string // expanded privileges of heldFor
 	heldFor *sessions.Session
@@ -105,7 +108,7 @@ func (r *Request) resolve(ctx context.Context) error {
 		return nil
 	}
 	for _, id := range r.presented.IDs {
-		sess, err := m.Touch(ctx, id)
+		sess, err := m.TouchInto(ctx, id, &r.touched)
 		if errors.Is(err, sessions.ErrNotFound) {
 			continue
 		}

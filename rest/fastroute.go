@@ -100,12 +100,12 @@ func (s *Server) fastRoute(r *http.Request) (*fastRoute, routeVars) {
 	}
 	if rest[0] != '$' {
 		if f := &s.fastRoutes.data; f.h != nil && f.accepts(method) {
-			return f, routeVars{n: 1, names: [2]string{"path"}, values: [2]string{rest}}
+			return f, routeVars{names: &pathVarNames, values: [2]string{rest}}
 		}
 		return nil, routeVars{}
 	}
 	if name, ok := strings.CutPrefix(rest, "$catalog/"); ok && segment(name) {
-		vars := routeVars{n: 1, names: [2]string{"name"}, values: [2]string{name}}
+		vars := routeVars{names: &nameVarNames, values: [2]string{name}}
 		dc, fn := &s.fastRoutes.catalogDataClass, &s.fastRoutes.catalogFunction
 		if dc.h == nil || fn.h == nil {
 			return nil, routeVars{}
@@ -122,7 +122,7 @@ func (s *Server) fastRoute(r *http.Request) (*fastRoute, routeVars) {
 	if names, ok := strings.CutPrefix(rest, "$singleton/"); ok {
 		name, fn, ok := strings.Cut(names, "/")
 		if f := &s.fastRoutes.singleton; ok && f.h != nil && segment(name) && segment(fn) && f.accepts(method) {
-			return f, routeVars{n: 2, names: [2]string{"name", "fn"}, values: [2]string{name, fn}}
+			return f, routeVars{names: &singletonVarNames, values: [2]string{name, fn}}
 		}
 	}
 	return nil, routeVars{}
@@ -141,14 +141,23 @@ func cleanPath(rest string) bool {
 // routeVars are the variables of a route the fast path served (mux keeps its own in the
 // request's context).
 type routeVars struct {
-	n      int
-	names  [2]string
+	names  *[2]string // one of the …VarNames, "" past the last (shared: a request's state stays small)
 	values [2]string
 }
 
+// The variable names of the fast routes.
+var (
+	pathVarNames      = [2]string{"path"}
+	nameVarNames      = [2]string{"name"}
+	singletonVarNames = [2]string{"name", "fn"}
+)
+
 func (v *routeVars) get(name string) (string, bool) {
-	for i := range v.n {
-		if v.names[i] == name {
+	if v.names == nil || name == "" {
+		return "", false
+	}
+	for i, n := range v.names {
+		if n == name {
 			return v.values[i], true
 		}
 	}

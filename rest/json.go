@@ -43,9 +43,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		buf.Reset()
 		buf.WriteString(`{"__ERROR":[{"message":"Internal server error","componentSignature":"dbmg","errCode":1910}]}`)
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	writeJSONBytes(w, status, buf.Bytes())
+}
+
+// jsonContentType is the Content-Type header of JSON answers: one slice for every answer,
+// which Header.Set would allocate anew each time (header values are replaced, never written
+// in place, so sharing it is safe).
+var jsonContentType = []string{"application/json; charset=utf-8"}
+
+// writeJSONBytes answers b, which is JSON.
+func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(b)
 }
 
 var errBadJSON = errorf(http.StatusBadRequest, codeBadBody, "Request body is not valid JSON")

@@ -52,6 +52,8 @@ func routeName(next http.Handler) http.Handler {
 }
 
 // observe reports each answer to the Observer: route pattern, method, status, duration.
+//
+//go:noinline
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}

@@ -18,10 +18,12 @@ var errCrossOrigin = errorf(http.StatusForbidden, codeCrossOrigin, "Cross-site r
 // whatever the cookie's SameSite; a request with neither Sec-Fetch-Site nor Origin but a
 // foreign Referer and a cookie is refused too. OPTIONS requests end here, answered without
 // a session: they are CORS pre-flights, or questions about the allowed methods.
+//
+//go:noinline
 func (s *Server) crossOrigin(cop *http.CrossOriginProtection, next http.Handler) http.Handler {
 	checked := cop.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		origin := r.Header.Get("Origin")
+		origin := headerValue(r.Header, "Origin")
 		allowed := origin != "" && s.origins[origin]
 		h := w.Header()
 		if allowed {

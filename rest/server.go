@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/gorilla/mux"
 
@@ -65,10 +66,13 @@ type Server struct {
 	// (tests compare the two).
 	fastRoutes fastRoutes
 	noFast     bool
-	observed   bool    // Config.Metrics was given
-	userIDs    userIDs // see handleCurrentUser
-	ready      chan struct{}
-	origins    map[string]bool // AllowedOrigins
+	observed   bool // Config.Metrics was given
+	// plainCookies: net/http's cookie limit is its default, so that cookiesNamed reads the
+	// session cookie as it does (cookie.go).
+	plainCookies bool
+	userIDs      userIDs // see handleCurrentUser
+	ready        chan struct{}
+	origins      map[string]bool // AllowedOrigins
 }
 
 // New builds the router and middleware chain.
@@ -101,7 +105,8 @@ func New(cfg Config) (*Server, error) {
 	if !observed {
 		cfg.Metrics = nopObserver{}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), origins: map[string]bool{}, observed: observed}
+	s := &Server{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), origins: map[string]bool{}, observed: observed,
+		plainCookies: cookieLimitIsDefault()}
 	cop := http.NewCrossOriginProtection()
 	for _, o := range cfg.AllowedOrigins {
 		if err := cop.AddTrustedOrigin(o); err != nil {
@@ -156,15 +161,23 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, st *state) error
 // opened for the declared access (unless lazySession). An error is funnelled to
 // writeError after the core has undone what the request opened, so that a refused request
 // takes no session and no licence; the cookie decision is carried out with the answer.
+//
+// It is not inlined, nor are the middleware constructors (recoverer, requestState,
+// accessLog, crossOrigin, observe): the compiler (Go 1.26) compiles the copy of a closure
+// that an inlined constructor leaves in its caller without inlining the calls in the
+// closure's body, and these closures run on every request (stateOf, Request.Context and
+// the like were real calls).
+//
+//go:noinline
 func (s *Server) handle(access core.Access, opts routeOpt, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateOf(r)
 		req := s.request(r)
-		st.cookieW = cookieWriter{ResponseWriter: w, srv: s, r: r, req: req}
+		st.cookieW = cookieWriter{ResponseWriter: w, srv: s, st: st}
 		cw := &st.cookieW
 		ctx := r.Context()
 		err := func() error {
-			if user, password, ok := r.BasicAuth(); ok && opts&noBasic == 0 {
+			if user, password, ok := basicAuth(r); ok && opts&noBasic == 0 {
 				if err := req.Basic(ctx, user, password); err != nil {
 					if errors.Is(err, core.ErrLoginFailed) {
 						w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
@@ -276,6 +289,8 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 }
 
 // recoverer turns a panic into a 500 and a log record with the stack, and keeps serving.
+//
+//go:noinline
 func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -293,21 +308,25 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 
 // requestState attaches the per-request state (request ID, logger, session slot) and
 // applies the body limit.
+//
+//go:noinline
 func (s *Server) requestState(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &state{}
-		id := r.Header.Get("X-Request-Id")
+		st := &state{parent: r.Context()}
+		id := headerValue(r.Header, "X-Request-Id")
 		if !validRequestID(id) {
-			id = newRequestID()
+			id = st.newRequestID()
 		}
-		st.id, st.idHeader[0] = id, id
+		st.idHeader[0] = id
 		// (The key is canonical: no Set needed. The value's slice is the state's, one
 		// allocation less.)
 		w.Header()["X-Request-Id"] = st.idHeader[:]
 		if s.observed || s.log.Enabled(r.Context(), slog.LevelInfo) {
 			st.start = time.Now() // (only the access log and the metrics read it)
 		}
-		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+		// (WithContext's copy does not escape: the request lives in the state.)
+		st.httpReq = *r.WithContext(st)
+		r = &st.httpReq
 		limit, tooLarge := s.cfg.MaxBody, errBodyTooLarge
 		if isUploadPath(r.URL.Path) { // raw bytes for a binary attribute: their own limit
 			limit, tooLarge = s.cfg.MaxBinary, errBinaryTooLarge
@@ -328,13 +347,31 @@ var errBodyTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: cod
 // newRequestID returns 16 random hex digits. A request ID only has to be unique enough to
 // find a request in the logs, not unguessable: math/rand's per-thread generator costs a few
 // nanoseconds where crypto/rand costs a system call (and, unlike a shared counter, it is no
-// cache line the cores take turns to own). One allocation: the string.
-func newRequestID() string {
+// cache line the cores take turns to own). No allocation: the string's bytes are the
+// state's idBuf, written here once and never again.
+func (st *state) newRequestID() string {
 	var b [8]byte
-	var id [16]byte
 	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
-	hex.Encode(id[:], b[:])
-	return string(id[:])
+	hex.Encode(st.idBuf[:], b[:])
+	return unsafe.String(&st.idBuf[0], len(st.idBuf))
+}
+
+// headerValue is h.Get(key) for a key already in canonical form, without canonicalising
+// it again (on the path of every request).
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// basicAuth is r.BasicAuth, which most requests, without an Authorization header, need
+// not call.
+func basicAuth(r *http.Request) (user, password string, ok bool) {
+	if _, ok := r.Header["Authorization"]; !ok {
+		return "", "", false
+	}
+	return r.BasicAuth()
 }
 
 // validRequestID reports whether a client's X-Request-Id may be reused (and logged): 1 to
@@ -379,6 +416,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // accessLog writes one record per request. Query strings are left out: they may carry
 // one-time passcodes ($4DSID). With the info level off it costs nothing.
+//
+//go:noinline
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.log.Enabled(r.Context(), slog.LevelInfo) {

@@ -48,7 +48,10 @@ type MemoryStore struct {
 	heldLock map[string]map[string]bool // session ID -> resources it holds
 }
 
-var _ Store = (*MemoryStore)(nil)
+var (
+	_ Store       = (*MemoryStore)(nil)
+	_ ToucherInto = (*MemoryStore)(nil)
+)
 
 type shard struct {
 	mu      sync.Mutex
@@ -107,7 +110,14 @@ func (e *entry) set(m *MemoryStore, s *Session) {
 // session returns the session e holds. Its lists and storage share the store's memory,
 // which is never written in place (Session's rule).
 func (e *entry) session() *Session {
-	s := &Session{
+	s := new(Session)
+	e.sessionInto(s)
+	return s
+}
+
+// sessionInto writes the session e holds into s, every field of it (as session).
+func (e *entry) sessionInto(s *Session) {
+	*s = Session{
 		ID: e.id, UserName: e.userName, FullName: e.fullName, UserID: e.userID, RemoteAddr: e.remoteAddr,
 		IdleTimeout: e.idle, Created: unnanos(e.created), LastAccess: unnanos(e.lastAccess), Expires: unnanos(e.expires),
 		Guest: e.is(flagGuest), Authenticated: e.is(flagAuthenticated), Licensed: e.is(flagLicensed),
@@ -118,7 +128,6 @@ func (e *entry) session() *Session {
 	if e.storage != "" {
 		s.Storage = json.RawMessage(unsafe.Slice(unsafe.StringData(e.storage), len(e.storage)))
 	}
-	return s
 }
 
 // expired reports whether the session is past its expiration at now (Session.Expired).
@@ -365,9 +374,32 @@ func (m *MemoryStore) Touch(_ context.Context, id string, now time.Time) (*Sessi
 	sh := m.shardOf(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := m.lookup(sh, id, now)
+	e := m.touch(sh, id, now)
 	if e == nil {
 		return nil, ErrNotFound
+	}
+	return e.session(), nil
+}
+
+// TouchInto implements ToucherInto.
+func (m *MemoryStore) TouchInto(_ context.Context, id string, now time.Time, dst *Session) error {
+	sh := m.shardOf(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := m.touch(sh, id, now)
+	if e == nil {
+		return ErrNotFound
+	}
+	e.sessionInto(dst)
+	return nil
+}
+
+// touch returns the live entry for id with its expiration moved (nil when there is
+// none). sh.mu must be held.
+func (m *MemoryStore) touch(sh *shard, id string, now time.Time) *entry {
+	e := m.lookup(sh, id, now)
+	if e == nil {
+		return nil
 	}
 	e.lastAccess = nanos(now)
 	e.expires = nanos(now.Add(e.idle))
@@ -376,7 +408,7 @@ func (m *MemoryStore) Touch(_ context.Context, id string, now time.Time) (*Sessi
 		m.guests.MoveToFront(e.guest)
 		m.guestMu.Unlock()
 	}
-	return e.session(), nil
+	return e
 }
 
 // Get implements Store.
