@@ -148,8 +148,8 @@
 // Options.MaxConcurrent calls (four per CPU) run at once; a call that finds
 // them all busy waits up to the same timeout, then gets 503 too. The call stack
 // is limited to Options.MaxCallStack frames (1000 by default); deeper
-// recursion is an error. Slow helpers (bcrypt) also stop waiting when the
-// request is cancelled.
+// recursion is an error. A call whose request is cancelled (the client went
+// away) is interrupted within 50 ms; slow helpers (bcrypt) stop waiting at once.
 //
 // The timeout also bounds regular expressions. goja runs most of them on Go's
 // regexp package, in linear time; those that need backtracking

@@ -226,7 +226,7 @@ func (e *Engine) CallOn(ctx context.Context, sc *Scripts, s Session, module stri
 	if _, ok := m.scope(scope)[name]; !ok {
 		return nil, fmt.Errorf("%w: %s.%s", ErrNoFunction, module, name)
 	}
-	return e.run(ctx, s, sc, &task{what: module + "." + name, file: m.file,
+	return e.run(ctx, s, sc, &task{what: module, fn: name, file: m.file,
 		body: func(rt *runtime, module *goja.Object) (any, error) {
 			var thisVal goja.Value
 			if scope != ModuleScope {
@@ -254,17 +254,26 @@ func (e *Engine) CallOn(ctx context.Context, sc *Scripts, s Session, module stri
 
 // task is one unit of work on a runtime: load file's module, then body.
 type task struct {
-	what    string // for messages: "DataStore.authentify"
+	what    string // for messages: "DataStore" (with fn: "DataStore.authentify")
+	fn      string // the function called, when what is its module
 	file    string
 	loading bool
 	body    func(rt *runtime, module *goja.Object) (any, error)
+}
+
+// name is what t runs, for messages (built only when one is written).
+func (t *task) name() string {
+	if t.fn == "" {
+		return t.what
+	}
+	return t.what + "." + t.fn
 }
 
 // run takes a runtime from the pool, runs t on it with the scripts of sc
 // under the timeout, and returns the runtime when it is fit for reuse.
 func (e *Engine) run(ctx context.Context, s Session, sc *Scripts, t *task) (any, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("engine: %s: %w", t.what, err)
+		return nil, fmt.Errorf("engine: %s: %w", t.name(), err)
 	}
 	if !t.loading { // loading runs one file at a time, from Load: it needs no slot
 		if err := e.acquire(ctx, t); err != nil {
@@ -290,17 +299,15 @@ func (e *Engine) run(ctx context.Context, s Session, sc *Scripts, t *task) (any,
 	c.mem = e.mem.enter(rt)
 
 	// The runtime is interrupted at the deadline by its own timer, reused from
-	// call to call, and when ctx ends (a cancelled request).
-	rt.arm(deadline.Sub(now))
-	stop := func() bool { return true }
+	// call to call, which also looks at ctx every cancelPoll while the call runs
+	// (a cancelled request).
+	var caller context.Context
 	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, rt.interruptCancelled)
+		caller = ctx
 	}
+	rt.arm(now, deadline, caller)
 	reuse := false
 	defer func() {
-		if !stop() {
-			<-rt.cancelled // the interrupt may land late: let it, then clear it
-		}
 		rt.disarm()
 		if c.cancel != nil {
 			c.cancel()
@@ -318,13 +325,14 @@ func (e *Engine) run(ctx context.Context, s Session, sc *Scripts, t *task) (any,
 	// A runtime that was interrupted, overflowed its stack or saw a host
 	// failure may be left in an odd state: drop it. A script's own
 	// exception leaves it clean.
+	if err == nil {
+		reuse = rt.cur.failure == nil
+		return out, nil
+	}
 	var ie *goja.InterruptedError
 	var so *goja.StackOverflowError
 	reuse = !errors.As(err, &ie) && !errors.As(err, &so) && !errors.Is(err, errDeadline) && rt.cur.failure == nil
-	if err != nil {
-		err = rt.callError(err, t)
-	}
-	return out, err
+	return out, rt.callError(err, t)
 }
 
 // acquire takes a call slot, waiting at most the call timeout and no longer than ctx.
@@ -340,9 +348,9 @@ func (e *Engine) acquire(ctx context.Context, t *task) error {
 	case e.slots <- struct{}{}:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("engine: %s: %w", t.what, ctx.Err())
+		return fmt.Errorf("engine: %s: %w", t.name(), ctx.Err())
 	case <-timer.C:
-		return fmt.Errorf("engine: %s: %w (all %d script slots busy)", t.what, ErrTimeout, cap(e.slots))
+		return fmt.Errorf("engine: %s: %w (all %d script slots busy)", t.name(), ErrTimeout, cap(e.slots))
 	}
 }
 
@@ -481,19 +489,19 @@ func (rt *runtime) callError(err error, t *task) error {
 	case c.failure != nil:
 		return c.failure
 	case errors.As(err, &ie) && c.mem.stopped.Load():
-		return fmt.Errorf("%w: %s", ErrMemoryLimit, t.what)
+		return fmt.Errorf("%w: %s", ErrMemoryLimit, t.name())
 	case errors.As(err, &ie) || errors.Is(err, errDeadline):
 		if perr := c.parent.Err(); perr != nil {
-			return fmt.Errorf("engine: %s: %w", t.what, perr)
+			return fmt.Errorf("engine: %s: %w", t.name(), perr)
 		}
 		loc := &ScriptError{}
 		if ie != nil {
 			rt.locate(loc, ie.Stack())
 		}
 		if loc.File != "" {
-			return fmt.Errorf("%w: %s (at %s:%d)", ErrTimeout, t.what, loc.File, loc.Line)
+			return fmt.Errorf("%w: %s (at %s:%d)", ErrTimeout, t.name(), loc.File, loc.Line)
 		}
-		return fmt.Errorf("%w: %s", ErrTimeout, t.what)
+		return fmt.Errorf("%w: %s", ErrTimeout, t.name())
 	case errors.As(err, &so):
 		se := &ScriptError{File: t.file, Message: ErrStackOverflow.Error(), err: ErrStackOverflow}
 		rt.locate(se, so.Stack())

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,11 +33,12 @@ type runtime struct {
 	vm  *goja.Runtime
 	cur *call // the call running on this runtime, nil between calls
 
-	state     call          // what cur points to during a call; zeroed after it
-	timer     *time.Timer   // interrupts at the call's deadline (arm, disarm)
-	alarm     *alarm        // the timer's link to the runtime
-	expired   chan struct{} // the timer's interrupt has landed
-	cancelled chan struct{} // the caller's context's interrupt has landed
+	state call        // what cur points to during a call; zeroed after it
+	timer *time.Timer // interrupts at the call's deadline, or its caller's end (arm, disarm)
+	alarm *alarm      // the timer's link to the runtime
+	// rang carries each firing of the timer to disarm: true when it interrupted the
+	// call, false when it found the caller still there and armed itself again.
+	rang chan bool
 
 	session   *goja.Object // the object behind the Session global
 	protectFn goja.Callable
@@ -47,6 +49,10 @@ type runtime struct {
 	toString  goja.Callable // String
 	errorCtor map[string]*goja.Object
 	visiting  []*goja.Object // export's buffer
+	exportFn  func()         // exportProtected, made once
+	exportIn  goja.Value     // export's value and results, for exportFn
+	exportOut any
+	exportErr *exportError
 
 	// What the runtime keeps for the script set it last ran (useSet): shared
 	// modules (shared.go), evaluated and frozen on this runtime, by file, and
@@ -100,20 +106,67 @@ func (c *call) context() context.Context {
 // stay in the Go runtime's timer heap until its time would have come, so it
 // must not keep a dropped runtime (half a megabyte, or far more when a script
 // ran away) alive for that long: release cuts the link.
-type alarm struct{ rt atomic.Pointer[runtime] }
+//
+// The same timer watches the caller: a call whose context can end is woken every
+// cancelPoll to look at it, and interrupted when it has ended. A call that ends
+// sooner (nearly all of them) never sees the timer fire, where registering with the
+// caller's context (context.AfterFunc) cost every call a registration and its removal.
+type alarm struct {
+	rt atomic.Pointer[runtime]
+
+	mu       sync.Mutex      // guards what the call running now is watched for
+	deadline time.Time       // the call's deadline
+	caller   context.Context // the call's caller, nil when it cannot end
+}
+
+// cancelPoll is how often a running call looks at whether its caller has gone: a
+// cancelled request's script is interrupted within it.
+const cancelPoll = 50 * time.Millisecond
 
 func (a *alarm) ring() {
 	if rt := a.rt.Load(); rt != nil {
-		rt.interruptExpired()
+		rt.rang <- a.check(rt)
 	}
 }
 
-// arm starts the runtime's deadline timer for a call.
-func (rt *runtime) arm(d time.Duration) {
+// check runs when the timer fires: it interrupts the call when its deadline has come or
+// its caller has gone, and reports true; otherwise it arms the timer again.
+func (a *alarm) check(rt *runtime) bool {
+	a.mu.Lock()
+	deadline, caller := a.deadline, a.caller
+	a.mu.Unlock()
+	now := time.Now()
+	if now.Before(deadline) && (caller == nil || caller.Err() == nil) {
+		rt.timer.Reset(a.wait(now))
+		return false
+	}
+	rt.vm.Interrupt(interruption{})
+	return true
+}
+
+// wait is how long the timer waits from now: until the deadline, or the next look at
+// the caller. Callers hold mu or own the runtime between calls.
+func (a *alarm) wait(now time.Time) time.Duration {
+	d := a.deadline.Sub(now)
+	if a.caller != nil {
+		d = min(d, cancelPoll)
+	}
+	return d
+}
+
+// arm starts the runtime's timer for a call ending at deadline, whose caller's context
+// is caller (nil when it cannot end).
+func (rt *runtime) arm(now, deadline time.Time, caller context.Context) {
+	if rt.alarm == nil {
+		rt.alarm = &alarm{}
+		rt.alarm.rt.Store(rt)
+	}
+	a := rt.alarm
+	a.mu.Lock()
+	a.deadline, a.caller = deadline, caller
+	d := a.wait(now)
+	a.mu.Unlock()
 	if rt.timer == nil {
-		a := &alarm{}
-		a.rt.Store(rt)
-		rt.alarm = a
 		rt.timer = time.AfterFunc(d, a.ring)
 		return
 	}
@@ -127,32 +180,27 @@ func (rt *runtime) release() {
 	}
 }
 
-// disarm stops the deadline timer; when it has fired already, it waits for
-// its interrupt to land, so that clearing the interrupt afterwards leaves the
-// runtime clean.
+// disarm stops the timer; when it has fired already, it waits for that firing to
+// end, so that clearing the interrupt afterwards leaves the runtime clean. A firing
+// that armed the timer again is followed by another stop.
 func (rt *runtime) disarm() {
-	if !rt.timer.Stop() {
-		<-rt.expired
+	for !rt.timer.Stop() {
+		if interrupted := <-rt.rang; interrupted {
+			break
+		}
 	}
-}
-
-// interruptExpired is the deadline timer's function.
-func (rt *runtime) interruptExpired() {
-	rt.vm.Interrupt(interruption{})
-	rt.expired <- struct{}{}
-}
-
-// interruptCancelled runs when the caller's context ends during a call.
-func (rt *runtime) interruptCancelled() {
-	rt.vm.Interrupt(interruption{})
-	rt.cancelled <- struct{}{}
+	a := rt.alarm
+	a.mu.Lock()
+	a.caller = nil // keep no request's context alive between calls
+	a.mu.Unlock()
 }
 
 // newRuntime creates a runtime, installs the host globals and hardens it.
 func (e *Engine) newRuntime() (*runtime, error) {
 	vm := goja.New()
 	vm.SetMaxCallStackSize(e.opts.MaxCallStack)
-	rt := &runtime{e: e, vm: vm, expired: make(chan struct{}, 1), cancelled: make(chan struct{}, 1)}
+	rt := &runtime{e: e, vm: vm, rang: make(chan bool, 1)}
+	rt.exportFn = rt.exportProtected
 	global := vm.GlobalObject()
 
 	console := vm.NewObject()

@@ -133,10 +133,21 @@ func (e *exportError) where() string {
 func (rt *runtime) export(v goja.Value, file string) (any, error) {
 	var out any
 	var xerr *exportError
-	err := rt.protect(func() {
-		out, xerr = rt.exportValue(v, 0, rt.visiting[:0])
-	})
-	clear(rt.visiting[:cap(rt.visiting)]) // keep no object of the call alive
+	var err error
+	if _, isObject := v.(*goja.Object); !isObject {
+		// A primitive has no getter or toJSON to throw: no need to protect.
+		out, xerr = rt.exportValue(v, 0, nil)
+	} else {
+		// Through runtime fields and a function made once (exportProtected), not a
+		// closure: a closure and the variables it writes would cost every call three
+		// allocations. An export nested in this one (a toJSON storing in Session.storage)
+		// reads exportIn before and writes the results after it, so nothing is mixed.
+		rt.exportIn = v
+		err = rt.protect(rt.exportFn)
+		out, xerr = rt.exportOut, rt.exportErr
+		rt.exportIn, rt.exportOut, rt.exportErr = nil, nil, nil
+		clear(rt.visiting[:cap(rt.visiting)]) // keep no object of the call alive
+	}
 	if err != nil {
 		return nil, err // thrown by a getter or toJSON; mapped by the caller
 	}
@@ -148,6 +159,13 @@ func (rt *runtime) export(v goja.Value, file string) (any, error) {
 		}
 	}
 	return out, nil
+}
+
+// exportProtected is export's work inside protect (see export).
+func (rt *runtime) exportProtected() {
+	v := rt.exportIn
+	out, xerr := rt.exportValue(v, 0, rt.visiting[:0])
+	rt.exportOut, rt.exportErr = out, xerr
 }
 
 // exportValue runs inside protect: a throwing getter or toJSON unwinds to it.
