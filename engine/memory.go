@@ -84,7 +84,11 @@ func newMemoryWatch(limit uint64, log *slog.Logger) *memoryWatch {
 // enter puts a call that starts on rt under the watch. The sampling goroutine runs only
 // while calls do.
 func (mw *memoryWatch) enter(rt *runtime) *watched {
-	w := &watched{started: mw.now()}
+	// The runtime's own record, reused from call to call: it is in calls only while a
+	// call runs, and written before it is put there.
+	w := &rt.watch
+	w.started = mw.now()
+	w.stopped.Store(false)
 	if mw.limit == 0 {
 		return w
 	}

@@ -34,6 +34,7 @@ type runtime struct {
 	cur *call // the call running on this runtime, nil between calls
 
 	state call        // what cur points to during a call; zeroed after it
+	watch watched     // the memory watch's record of the call (memoryWatch.enter)
 	timer *time.Timer // interrupts at the call's deadline, or its caller's end (arm, disarm)
 	alarm *alarm      // the timer's link to the runtime
 	// rang carries each firing of the timer to disarm: true when it interrupted the
