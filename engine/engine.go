@@ -226,30 +226,34 @@ func (e *Engine) CallOn(ctx context.Context, sc *Scripts, s Session, module stri
 	if _, ok := m.scope(scope)[name]; !ok {
 		return nil, fmt.Errorf("%w: %s.%s", ErrNoFunction, module, name)
 	}
-	return e.run(ctx, s, sc, &task{what: module, fn: name, file: m.file,
-		body: func(rt *runtime, module *goja.Object) (any, error) {
-			var thisVal goja.Value
-			if scope != ModuleScope {
-				v, err := rt.importValue(this, 0)
-				if err != nil {
-					return nil, err
-				}
-				thisVal = v
-			}
-			jsArgs := make([]goja.Value, len(args))
-			for i, a := range args {
-				v, err := rt.importValue(a, 0)
-				if err != nil {
-					return nil, err
-				}
-				jsArgs[i] = v
-			}
-			res, err := rt.invokeOn(module, scope, name, thisVal, jsArgs)
-			if err != nil {
-				return nil, err
-			}
-			return rt.export(res, m.file)
-		}})
+	// A call is described by the task's fields, not a closure: a closure would cost every
+	// call an allocation.
+	return e.run(ctx, s, sc, &task{what: module, fn: name, file: m.file, scope: scope, this: this, args: args})
+}
+
+// call runs t's function: this and the arguments imported, the result exported.
+func (rt *runtime) call(t *task, module *goja.Object) (any, error) {
+	var thisVal goja.Value
+	if t.scope != ModuleScope {
+		v, err := rt.importValue(t.this, 0)
+		if err != nil {
+			return nil, err
+		}
+		thisVal = v
+	}
+	jsArgs := make([]goja.Value, len(t.args))
+	for i, a := range t.args {
+		v, err := rt.importValue(a, 0)
+		if err != nil {
+			return nil, err
+		}
+		jsArgs[i] = v
+	}
+	res, err := rt.invokeOn(module, t.scope, t.fn, thisVal, jsArgs)
+	if err != nil {
+		return nil, err
+	}
+	return rt.export(res, t.file)
 }
 
 // task is one unit of work on a runtime: load file's module, then body.
@@ -258,7 +262,11 @@ type task struct {
 	fn      string // the function called, when what is its module
 	file    string
 	loading bool
-	body    func(rt *runtime, module *goja.Object) (any, error)
+	// body is the work; nil for a call of fn (CallOn), described by scope, this and args.
+	body  func(rt *runtime, module *goja.Object) (any, error)
+	scope Scope
+	this  any
+	args  []any
 }
 
 // name is what t runs, for messages (built only when one is written).
@@ -301,11 +309,9 @@ func (e *Engine) run(ctx context.Context, s Session, sc *Scripts, t *task) (any,
 	// The runtime is interrupted at the deadline by its own timer, reused from
 	// call to call, which also looks at ctx every cancelPoll while the call runs
 	// (a cancelled request).
-	var caller context.Context
-	if ctx.Done() != nil {
-		caller = ctx
-	}
-	rt.arm(now, deadline, caller)
+	// ctx is looked at with Err, which costs nothing; asking for its Done channel would
+	// make one for a request context that has none yet.
+	rt.arm(now, deadline, ctx)
 	reuse := false
 	defer func() {
 		rt.disarm()
@@ -370,8 +376,12 @@ var errDeadline = errors.New("engine: call ended after its deadline")
 func (rt *runtime) exec(t *task) (any, error) {
 	module, err := rt.module(t.file)
 	var out any
-	if err == nil {
+	switch {
+	case err != nil:
+	case t.body != nil:
 		out, err = t.body(rt, module)
+	default:
+		out, err = rt.call(t, module)
 	}
 	if rt.cur.expired() && rt.cur.failure == nil {
 		var ie *goja.InterruptedError

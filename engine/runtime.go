@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,16 +109,18 @@ func (c *call) context() context.Context {
 // must not keep a dropped runtime (half a megabyte, or far more when a script
 // ran away) alive for that long: release cuts the link.
 //
-// The same timer watches the caller: a call whose context can end is woken every
-// cancelPoll to look at it, and interrupted when it has ended. A call that ends
+// The same timer watches the caller: a running call is woken every cancelPoll to look
+// at its context (Err: a context that cannot end costs a look and nothing else), and
+// interrupted when it has ended. A call that ends
 // sooner (nearly all of them) never sees the timer fire, where registering with the
 // caller's context (context.AfterFunc) cost every call a registration and its removal.
 type alarm struct {
-	rt atomic.Pointer[runtime]
+	rt    atomic.Pointer[runtime]
+	timer *time.Timer // set before it is first armed, so that ring may read it
 
 	mu       sync.Mutex      // guards what the call running now is watched for
 	deadline time.Time       // the call's deadline
-	caller   context.Context // the call's caller, nil when it cannot end
+	caller   context.Context // the call's caller; nil between calls
 }
 
 // cancelPoll is how often a running call looks at whether its caller has gone: a
@@ -138,40 +141,32 @@ func (a *alarm) check(rt *runtime) bool {
 	a.mu.Unlock()
 	now := time.Now()
 	if now.Before(deadline) && (caller == nil || caller.Err() == nil) {
-		rt.timer.Reset(a.wait(now))
+		a.timer.Reset(alarmWait(now, deadline))
 		return false
 	}
 	rt.vm.Interrupt(interruption{})
 	return true
 }
 
-// wait is how long the timer waits from now: until the deadline, or the next look at
-// the caller. Callers hold mu or own the runtime between calls.
-func (a *alarm) wait(now time.Time) time.Duration {
-	d := a.deadline.Sub(now)
-	if a.caller != nil {
-		d = min(d, cancelPoll)
-	}
-	return d
-}
+// alarmWait is how long the timer waits from now: until the deadline, or the next look at
+// the caller if that comes first.
+func alarmWait(now, deadline time.Time) time.Duration { return min(deadline.Sub(now), cancelPoll) }
 
 // arm starts the runtime's timer for a call ending at deadline, whose caller's context
-// is caller (nil when it cannot end).
+// is caller.
 func (rt *runtime) arm(now, deadline time.Time, caller context.Context) {
 	if rt.alarm == nil {
-		rt.alarm = &alarm{}
-		rt.alarm.rt.Store(rt)
+		a := &alarm{}
+		a.rt.Store(rt)
+		a.timer = time.AfterFunc(time.Duration(math.MaxInt64), a.ring)
+		a.timer.Stop()
+		rt.alarm, rt.timer = a, a.timer
 	}
 	a := rt.alarm
 	a.mu.Lock()
 	a.deadline, a.caller = deadline, caller
-	d := a.wait(now)
 	a.mu.Unlock()
-	if rt.timer == nil {
-		rt.timer = time.AfterFunc(d, a.ring)
-		return
-	}
-	rt.timer.Reset(d)
+	rt.timer.Reset(alarmWait(now, deadline))
 }
 
 // release is called on a runtime that is dropped, after its last call.
