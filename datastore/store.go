@@ -293,6 +293,10 @@ func (db *DB) count(ctx context.Context, tx *sql.Tx, p *plan) (int, error) {
 
 // Count returns how many entities of dc match q's filter (OrderBy, Skip and Limit are ignored).
 func (db *DB) Count(ctx context.Context, dc *DataClass, q Query) (int, error) {
+	return db.countWhere(ctx, nil, dc, q)
+}
+
+func (db *DB) countWhere(ctx context.Context, snap *Snapshot, dc *DataClass, q Query) (int, error) {
 	dc, err := db.resolve(dc)
 	if err != nil {
 		return 0, err
@@ -302,11 +306,19 @@ func (db *DB) Count(ctx context.Context, dc *DataClass, q Query) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return db.count(ctx, nil, p)
+	tx, err := db.on(ctx, snap, countSQL(p))
+	if err != nil {
+		return 0, err
+	}
+	return db.count(ctx, tx, p)
 }
 
 // Get returns the entity of dc whose key, written as in URLs, is key; ErrNotFound if none.
 func (db *DB) Get(ctx context.Context, dc *DataClass, key string) (*Entity, error) {
+	return db.get(ctx, nil, dc, key)
+}
+
+func (db *DB) get(ctx context.Context, snap *Snapshot, dc *DataClass, key string) (*Entity, error) {
 	dc, err := db.resolve(dc)
 	if err != nil {
 		return nil, err
@@ -315,7 +327,11 @@ func (db *DB) Get(ctx context.Context, dc *DataClass, key string) (*Entity, erro
 	if err != nil { // a key that cannot exist
 		return nil, fmt.Errorf("%w: %s(%s)", ErrNotFound, dc.Name, key)
 	}
-	return db.getByKey(ctx, db.r, dc, k)
+	q, err := db.reader(ctx, snap, dc)
+	if err != nil {
+		return nil, err
+	}
+	return db.getByKey(ctx, q, dc, k)
 }
 
 // getSQL is the SELECT of one entity by key.
