@@ -40,8 +40,18 @@ func (s *Snapshot) begin(ctx context.Context, texts ...string) (*sql.Tx, error) 
 		return nil, fmt.Errorf("datastore: %w", s.db.d.classify(err))
 	}
 	s.tx = tx
+	s.db.snaps.Add(1)
 	return tx, nil
 }
+
+// OpenSnapshots returns how many snapshots hold a read transaction (begun, not closed): each
+// holds a connection of the reader pool. A caller that closes its snapshots leaves none once
+// its reads are over.
+func (db *DB) OpenSnapshots() int { return int(db.snaps.Load()) }
+
+// Begun reports whether the snapshot's transaction has begun (something was read through it,
+// and it holds a connection until Close).
+func (s *Snapshot) Begun() bool { return s != nil && s.tx != nil }
 
 // Close ends the snapshot's transaction. It may be called more than once.
 func (s *Snapshot) Close() error {
@@ -50,6 +60,7 @@ func (s *Snapshot) Close() error {
 	}
 	err := s.tx.Rollback()
 	s.tx = nil
+	s.db.snaps.Add(-1)
 	if errors.Is(err, sql.ErrTxDone) { // its context ended: database/sql rolled it back
 		return nil
 	}

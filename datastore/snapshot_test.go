@@ -82,6 +82,9 @@ func TestSnapshotReadsSeeOneState(t *testing.T) {
 			if err := snapshotFirstReads[first](ctx, f, snap); err != nil {
 				t.Fatal(err)
 			}
+			if n := f.db.OpenSnapshots(); n != 1 || !snap.Begun() {
+				t.Fatalf("after the first read: OpenSnapshots = %d, Begun = %v; want 1, true", n, snap.Begun())
+			}
 			commitChanges(t, f, i)
 			after := observe(t, f, f.db)
 			if slices.Equal(before, after) {
@@ -97,6 +100,12 @@ func TestSnapshotReadsSeeOneState(t *testing.T) {
 			defer fresh.Close()
 			if got := observe(t, f, fresh); !slices.Equal(got, after) {
 				t.Errorf("in a new snapshot:\n got %q\nwant %q (after the commit)", got, after)
+			}
+			if err := fresh.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if n := f.db.OpenSnapshots(); n != 0 {
+				t.Errorf("OpenSnapshots = %d once both are closed, want 0", n)
 			}
 		})
 	}
