@@ -145,9 +145,9 @@ func (v *dataView) getEntity(w http.ResponseWriter, r *http.Request, dc *datasto
 	if err != nil {
 		return err
 	}
-	read := v.reader()
-	if !v.expands(dc, shape) {
-		read = v.lastReader()
+	read := v.lastReader()
+	if v.expands(dc, shape) {
+		read = v.reader()
 	}
 	e, err := read.Get(v.ctx, dc, key)
 	if err != nil {
@@ -173,9 +173,9 @@ func (v *dataView) getAttribute(w http.ResponseWriter, r *http.Request, dc *data
 	if a.IsBinary() && wantsBytes(r, a) {
 		return v.binary(w, r, dc, p, a)
 	}
-	read := v.reader()
-	if a.Kind == datastore.KindStorage {
-		read = v.lastReader() // the entity is all it reads
+	read := v.lastReader() // for a storage attribute, the entity is all it reads
+	if a.Kind != datastore.KindStorage {
+		read = v.reader()
 	}
 	e, err := read.Get(v.ctx, dc, p.Key)
 	if err != nil {

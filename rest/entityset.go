@@ -77,9 +77,9 @@ func (v *dataView) page(w http.ResponseWriter, r *http.Request, dc *datastore.Da
 	if err != nil {
 		return err
 	}
-	read := v.reader()
-	if !v.expands(dc, shape) {
-		read = v.lastReader()
+	read := v.lastReader()
+	if v.expands(dc, shape) {
+		read = v.reader()
 	}
 	entities, err := read.GetMany(v.ctx, dc, keys)
 	if err != nil {
