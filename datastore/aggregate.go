@@ -31,6 +31,10 @@ func aggregateColumn(dc *DataClass, attr string) (*Attribute, error) {
 // selects (OrderBy, Skip and Limit are ignored). Sum and average are those of numbers (long,
 // number); min and max follow the attribute's order (strings in code point order).
 func (db *DB) Aggregate(ctx context.Context, dc *DataClass, q Query, attr string) (Aggregates, error) {
+	return db.aggregate(ctx, nil, dc, q, attr)
+}
+
+func (db *DB) aggregate(ctx context.Context, snap *Snapshot, dc *DataClass, q Query, attr string) (Aggregates, error) {
 	var out Aggregates
 	dc, err := db.resolve(dc)
 	if err != nil {
@@ -54,7 +58,11 @@ func (db *DB) Aggregate(ctx context.Context, dc *DataClass, q Query, attr string
 	var n int64
 	var s sql.NullFloat64
 	var lo, hi any
-	err = db.r.QueryRowContext(ctx, "SELECT COUNT("+col+"), "+sum+", MIN("+col+"), MAX("+col+") FROM "+p.s.from()+p.where(),
+	tx, err := db.on(ctx, snap)
+	if err != nil {
+		return out, err
+	}
+	err = db.plainRow(ctx, tx, "SELECT COUNT("+col+"), "+sum+", MIN("+col+"), MAX("+col+") FROM "+p.s.from()+p.where(),
 		p.args()...).Scan(&n, &s, &lo, &hi)
 	if err != nil {
 		return out, fmt.Errorf("datastore: compute %s.%s: %w", dc.Name, attr, db.d.classify(err))
@@ -75,6 +83,10 @@ func (db *DB) Aggregate(ctx context.Context, dc *DataClass, q Query, attr string
 // Distinct returns the distinct non-null values of attribute attr among the entities q
 // selects, in the attribute's order (at most MaxTop of them).
 func (db *DB) Distinct(ctx context.Context, dc *DataClass, q Query, attr string) ([]any, error) {
+	return db.distinct(ctx, nil, dc, q, attr)
+}
+
+func (db *DB) distinct(ctx context.Context, snap *Snapshot, dc *DataClass, q Query, attr string) ([]any, error) {
 	dc, err := db.resolve(dc)
 	if err != nil {
 		return nil, err
@@ -96,7 +108,11 @@ func (db *DB) Distinct(ctx context.Context, dc *DataClass, q Query, attr string)
 		cond += " AND " + col + " IS NOT NULL"
 	}
 	n := len(p.c.args)
-	rows, err := db.r.QueryContext(ctx, "SELECT DISTINCT "+col+" FROM "+p.s.from()+cond+" ORDER BY "+col+
+	tx, err := db.on(ctx, snap)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.plainQuery(ctx, tx, "SELECT DISTINCT "+col+" FROM "+p.s.from()+cond+" ORDER BY "+col+
 		db.d.limitOffset(db.d.placeholder(n+1), db.d.placeholder(n+2)), p.args(db.maxTop, 0)...)
 	if err != nil {
 		return nil, fmt.Errorf("datastore: distinct %s.%s: %w", dc.Name, attr, db.d.classify(err))

@@ -157,6 +157,10 @@ func (db *DB) takeUpload(ctx context.Context, tx *sql.Tx, a *Attribute, ref Uplo
 // is key, and the entity's stamp; nil bytes when the attribute is empty. ErrNotFound when
 // there is no such entity, ErrUnknownAttribute when attr is not binary.
 func (db *DB) Binary(ctx context.Context, dc *DataClass, key, attr string) (*Binary, int64, error) {
+	return db.binary(ctx, nil, dc, key, attr)
+}
+
+func (db *DB) binary(ctx context.Context, snap *Snapshot, dc *DataClass, key, attr string) (*Binary, int64, error) {
 	dc, err := db.resolve(dc)
 	if err != nil {
 		return nil, 0, err
@@ -177,7 +181,11 @@ func (db *DB) Binary(ctx context.Context, dc *DataClass, key, attr string) (*Bin
 	var data []byte
 	var typ sql.NullString
 	var stamp int64
-	err = db.r.QueryRowContext(ctx, "SELECT "+q(a.Name)+", "+q(typeColumn(a))+", "+q(stampColumn)+" FROM "+q(dc.Name)+
+	tx, err := db.on(ctx, snap)
+	if err != nil {
+		return nil, 0, err
+	}
+	err = db.plainRow(ctx, tx, "SELECT "+q(a.Name)+", "+q(typeColumn(a))+", "+q(stampColumn)+" FROM "+q(dc.Name)+
 		" WHERE "+q(dc.Key.Name)+" = "+db.d.placeholder(1), enc).Scan(&data, &typ, &stamp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, fmt.Errorf("%w: %s(%s)", ErrNotFound, dc.Name, key)

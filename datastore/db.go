@@ -33,7 +33,8 @@ type DB struct {
 	now    func() time.Time
 	maxTop int
 
-	stmts    *stmtCache // prepared reads (nil when the dialect prepares by itself)
+	stmts    *stmtCache   // prepared reads (nil when the dialect prepares by itself)
+	snaps    atomic.Int64 // snapshots whose read transaction is open (OpenSnapshots)
 	model    atomic.Pointer[Model]
 	schemaMu sync.Mutex // serialises SetModel
 }

@@ -25,6 +25,10 @@ var logicalNames = map[logicalOp]string{opAnd: "And", opOr: "Or", opExcept: "Exc
 // step: $querypath). Values are shown as written, placeholders as :n. nil when there is
 // no filter.
 func (db *DB) Explain(ctx context.Context, dc *DataClass, q Query, counts bool) (*PlanStep, error) {
+	return db.explainQuery(ctx, nil, dc, q, counts)
+}
+
+func (db *DB) explainQuery(ctx context.Context, snap *Snapshot, dc *DataClass, q Query, counts bool) (*PlanStep, error) {
 	dc, err := db.resolve(dc)
 	if err != nil {
 		return nil, err
@@ -36,16 +40,16 @@ func (db *DB) Explain(ctx context.Context, dc *DataClass, q Query, counts bool) 
 	if err != nil || tree == nil {
 		return nil, err
 	}
-	return db.explain(ctx, dc, q, tree, counts)
+	return db.explain(ctx, snap, dc, q, tree, counts)
 }
 
-func (db *DB) explain(ctx context.Context, dc *DataClass, q Query, n node, counts bool) (*PlanStep, error) {
+func (db *DB) explain(ctx context.Context, snap *Snapshot, dc *DataClass, q Query, n node, counts bool) (*PlanStep, error) {
 	st := &PlanStep{}
 	switch n := n.(type) {
 	case *logicalNode:
 		st.Description = logicalNames[n.op]
 		for _, sub := range []node{n.left, n.right} {
-			s, err := db.explain(ctx, dc, q, sub, counts)
+			s, err := db.explain(ctx, snap, dc, q, sub, counts)
 			if err != nil {
 				return nil, err
 			}
@@ -53,7 +57,7 @@ func (db *DB) explain(ctx context.Context, dc *DataClass, q Query, n node, count
 		}
 	case *notNode:
 		st.Description = "Not"
-		s, err := db.explain(ctx, dc, q, n.x, counts)
+		s, err := db.explain(ctx, snap, dc, q, n.x, counts)
 		if err != nil {
 			return nil, err
 		}
@@ -69,7 +73,11 @@ func (db *DB) explain(ctx context.Context, dc *DataClass, q Query, n node, count
 			return nil, err
 		}
 		p.conds = []string{w}
-		if st.Found, err = db.count(ctx, nil, p); err != nil {
+		tx, err := db.on(ctx, snap, countSQL(p))
+		if err != nil {
+			return nil, err
+		}
+		if st.Found, err = db.count(ctx, tx, p); err != nil {
 			return nil, err
 		}
 	}

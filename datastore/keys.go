@@ -45,19 +45,23 @@ func (p *plan) keysCond(db *DB, keys []string) string {
 // q's order (Skip applies; Limit 0 means all, without the MaxTop cap): what an entity set
 // holds.
 func (db *DB) FindKeys(ctx context.Context, dc *DataClass, q Query) ([]string, error) {
-	return db.findKeys(ctx, dc, q, nil)
+	return db.findKeys(ctx, nil, dc, q, nil)
 }
 
 // RelatedKeys is FindKeys on the relatedEntities (1→N) attribute attr of e.
 func (db *DB) RelatedKeys(ctx context.Context, e *Entity, attr string, q Query) ([]string, error) {
+	return db.relatedKeys(ctx, nil, e, attr, q)
+}
+
+func (db *DB) relatedKeys(ctx context.Context, snap *Snapshot, e *Entity, attr string, q Query) ([]string, error) {
 	related, fixed, err := db.relatedCond(e, attr)
 	if err != nil {
 		return nil, err
 	}
-	return db.findKeys(ctx, related, q, fixed)
+	return db.findKeys(ctx, snap, related, q, fixed)
 }
 
-func (db *DB) findKeys(ctx context.Context, dc *DataClass, q Query, fixed *fixedCond) ([]string, error) {
+func (db *DB) findKeys(ctx context.Context, snap *Snapshot, dc *DataClass, q Query, fixed *fixedCond) ([]string, error) {
 	dc, err := db.resolve(dc)
 	if err != nil {
 		return nil, err
@@ -73,7 +77,11 @@ func (db *DB) findKeys(ctx context.Context, dc *DataClass, q Query, fixed *fixed
 		args = p.args(q.Limit, max(q.Skip, 0))
 		limitPH, n = db.d.placeholder(n+1), n+1
 	}
-	rows, err := db.r.QueryContext(ctx, "SELECT "+p.s.column(p.s.alias, dc.Key)+" FROM "+p.s.from()+p.where()+
+	tx, err := db.on(ctx, snap)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.plainQuery(ctx, tx, "SELECT "+p.s.column(p.s.alias, dc.Key)+" FROM "+p.s.from()+p.where()+
 		" ORDER BY "+p.order+db.d.limitOffset(limitPH, db.d.placeholder(n+1)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("datastore: find keys %s: %w", dc.Name, db.d.classify(err))
@@ -101,6 +109,10 @@ func (db *DB) findKeys(ctx context.Context, dc *DataClass, q Query, fixed *fixed
 // of keys; keys of entities that no longer exist are skipped. One query whose cost follows
 // len(keys): reading a page of an entity set by its keys.
 func (db *DB) GetMany(ctx context.Context, dc *DataClass, keys []string) ([]*Entity, error) {
+	return db.getMany(ctx, nil, dc, keys)
+}
+
+func (db *DB) getMany(ctx context.Context, snap *Snapshot, dc *DataClass, keys []string) ([]*Entity, error) {
 	dc, err := db.resolve(dc)
 	if err != nil {
 		return nil, err
@@ -112,7 +124,11 @@ func (db *DB) GetMany(ctx context.Context, dc *DataClass, keys []string) ([]*Ent
 	c := &compiler{d: db.d}
 	p := &plan{c: c, s: c.newScope(dc)}
 	cond := p.keysCond(db, keys)
-	rows, err := db.r.QueryContext(ctx, "SELECT "+db.selectList(dc, p.s.alias)+" FROM "+p.s.from()+" WHERE "+cond, p.args()...)
+	tx, err := db.on(ctx, snap)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.plainQuery(ctx, tx, "SELECT "+db.selectList(dc, p.s.alias)+" FROM "+p.s.from()+" WHERE "+cond, p.args()...)
 	if err != nil {
 		return nil, fmt.Errorf("datastore: get %s: %w", dc.Name, db.d.classify(err))
 	}

@@ -293,6 +293,10 @@ func (db *DB) count(ctx context.Context, tx *sql.Tx, p *plan) (int, error) {
 
 // Count returns how many entities of dc match q's filter (OrderBy, Skip and Limit are ignored).
 func (db *DB) Count(ctx context.Context, dc *DataClass, q Query) (int, error) {
+	return db.countWhere(ctx, nil, dc, q)
+}
+
+func (db *DB) countWhere(ctx context.Context, snap *Snapshot, dc *DataClass, q Query) (int, error) {
 	dc, err := db.resolve(dc)
 	if err != nil {
 		return 0, err
@@ -302,11 +306,19 @@ func (db *DB) Count(ctx context.Context, dc *DataClass, q Query) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return db.count(ctx, nil, p)
+	tx, err := db.on(ctx, snap, countSQL(p))
+	if err != nil {
+		return 0, err
+	}
+	return db.count(ctx, tx, p)
 }
 
 // Get returns the entity of dc whose key, written as in URLs, is key; ErrNotFound if none.
 func (db *DB) Get(ctx context.Context, dc *DataClass, key string) (*Entity, error) {
+	return db.get(ctx, nil, dc, key)
+}
+
+func (db *DB) get(ctx context.Context, snap *Snapshot, dc *DataClass, key string) (*Entity, error) {
 	dc, err := db.resolve(dc)
 	if err != nil {
 		return nil, err
@@ -315,7 +327,7 @@ func (db *DB) Get(ctx context.Context, dc *DataClass, key string) (*Entity, erro
 	if err != nil { // a key that cannot exist
 		return nil, fmt.Errorf("%w: %s(%s)", ErrNotFound, dc.Name, key)
 	}
-	return db.getByKey(ctx, db.r, dc, k)
+	return db.getByKey(ctx, snap, dc, k)
 }
 
 // getSQL is the SELECT of one entity by key.
@@ -324,28 +336,32 @@ func (db *DB) getSQL(dc *DataClass) string {
 		db.d.quote(dc.Key.Name) + " = " + db.d.placeholder(1)
 }
 
-// readTx is a read transaction (a Snapshot's) as a querier: reads in it go through the
-// prepared statements, as reads on the reader pool do.
-type readTx struct{ *sql.Tx }
-
-// getByKey reads one entity in q: the reader pool, a readTx or a write transaction.
-func (db *DB) getByKey(ctx context.Context, q querier, dc *DataClass, key any) (*Entity, error) {
+// getByKey reads one entity in snap's transaction, or on the reader pool when snap is nil,
+// through the prepared statements.
+func (db *DB) getByKey(ctx context.Context, snap *Snapshot, dc *DataClass, key any) (*Entity, error) {
 	enc, err := db.d.encode(dc.Key.Type, key)
 	if err != nil {
 		return nil, err
 	}
 	stmt := db.getSQL(dc)
-	var row *sql.Row
-	switch t := q.(type) {
-	case readTx:
-		row = db.readRow(ctx, t.Tx, stmt, enc)
-	default:
-		if q == querier(db.r) {
-			row = db.readRow(ctx, nil, stmt, enc)
-		} else {
-			row = q.QueryRowContext(ctx, stmt, enc)
-		}
+	tx, err := db.on(ctx, snap, stmt)
+	if err != nil {
+		return nil, err
 	}
+	return db.scanByKey(dc, key, db.readRow(ctx, tx, stmt, enc))
+}
+
+// getByKeyTx reads one entity in a write transaction.
+func (db *DB) getByKeyTx(ctx context.Context, tx *sql.Tx, dc *DataClass, key any) (*Entity, error) {
+	enc, err := db.d.encode(dc.Key.Type, key)
+	if err != nil {
+		return nil, err
+	}
+	return db.scanByKey(dc, key, tx.QueryRowContext(ctx, db.getSQL(dc), enc))
+}
+
+// scanByKey reads the entity of dc with the given key from row; ErrNotFound if there is none.
+func (db *DB) scanByKey(dc *DataClass, key any, row *sql.Row) (*Entity, error) {
 	e, err := db.scanEntity(dc, row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s(%v)", ErrNotFound, dc.Name, key)
@@ -448,7 +464,7 @@ func (db *DB) saveTx(ctx context.Context, tx *sql.Tx, entities []*Entity, preps 
 		if err != nil {
 			return nil, err
 		}
-		if saved[i], err = db.getByKey(ctx, tx, dc, key); err != nil {
+		if saved[i], err = db.getByKeyTx(ctx, tx, dc, key); err != nil {
 			return nil, err
 		}
 	}
@@ -810,11 +826,7 @@ func (db *DB) relatedEntity(ctx context.Context, snap *Snapshot, e *Entity, attr
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s(%v)", ErrNotFound, dc.Name, e.Key)
 		}
-		q, err := db.reader(ctx, snap, dc)
-		if err != nil {
-			return nil, err
-		}
-		fresh, err := db.getByKey(ctx, q, dc, key)
+		fresh, err := db.getByKey(ctx, snap, dc, key)
 		if err != nil {
 			return nil, err
 		}
@@ -827,23 +839,7 @@ func (db *DB) relatedEntity(ctx context.Context, snap *Snapshot, e *Entity, attr
 	if err != nil {
 		return nil, err
 	}
-	q, err := db.reader(ctx, snap, a.Related)
-	if err != nil {
-		return nil, err
-	}
-	return db.getByKey(ctx, q, a.Related, key)
-}
-
-// reader is where a read by key of dc runs: snap's transaction, or the reader pool.
-func (db *DB) reader(ctx context.Context, snap *Snapshot, dc *DataClass) (querier, error) {
-	if snap == nil {
-		return db.r, nil
-	}
-	tx, err := snap.begin(ctx, db.getSQL(dc))
-	if err != nil {
-		return nil, err
-	}
-	return readTx{tx}, nil
+	return db.getByKey(ctx, snap, a.Related, key)
 }
 
 // RelatedEntities returns the entities of the relatedEntities (1→N) attribute attr of e, further

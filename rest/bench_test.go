@@ -557,7 +557,9 @@ func BenchmarkLogin(b *testing.B) {
 	jsOpts.scripts = map[string]string{"DataStore.js": loginScript}
 	goOpts.scripts = map[string]string{"DataStore.js": goLoginStub}
 	goCalls := new(atomic.Int64)
-	goOpts.host = func(eng *engine.Engine, db *datastore.DB) core.ScriptHost { return goLogin{Engine: eng, db: db, calls: goCalls} }
+	goOpts.host = func(eng *engine.Engine, db *datastore.DB) core.ScriptHost {
+		return goLogin{Engine: eng, db: db, calls: goCalls}
+	}
 	jsSrv, goSrv := newBenchServer(b, jsOpts), newBenchServer(b, goOpts)
 
 	// bodies returns a body maker cycling through the users from user start.
@@ -867,7 +869,9 @@ func BenchmarkFunction(b *testing.B) {
 	jsSrv := newBenchServer(b, benchOptions{scripts: map[string]string{"DataStore.js": fnScript}})
 	goCalls := new(atomic.Int64)
 	goSrv := newBenchServer(b, benchOptions{scripts: map[string]string{"DataStore.js": fnScript},
-		host: func(eng *engine.Engine, _ *datastore.DB) core.ScriptHost { return goFunction{Engine: eng, calls: goCalls} }})
+		host: func(eng *engine.Engine, _ *datastore.DB) core.ScriptHost {
+			return goFunction{Engine: eng, calls: goCalls}
+		}})
 	req := httptest.NewRequest(http.MethodPost, "/rest/$catalog/hello", nil)
 	body := func() io.ReadCloser { return io.NopCloser(strings.NewReader(fnBody)) }
 	for _, srv := range []*benchServer{jsSrv, goSrv} {

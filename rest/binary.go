@@ -234,7 +234,7 @@ func (v *dataView) binary(w http.ResponseWriter, r *http.Request, dc *datastore.
 			return errorf(http.StatusBadRequest, codeUnknownKeyword, "$imageformat %q is not produced by this server: use best, png, jpeg or gif", format)
 		}
 	}
-	b, stamp, err := v.srv.cfg.Data.Binary(v.ctx, dc, p.Key, a.Name)
+	b, stamp, err := v.lastReader().Binary(v.ctx, dc, p.Key, a.Name)
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ func (v *dataView) compute(w http.ResponseWriter, r *http.Request, dc *datastore
 			return errorf(http.StatusNotFound, codeUnknownAttribute, "Unknown attribute %q", attr)
 		}
 	}
-	data := v.srv.cfg.Data
+	data := v.lastReader() // one read: a count, an aggregate or the distinct values
 	if d := queryParam(r, "$distinct"); d != "" {
 		if d != "true" || a == nil {
 			return errorf(http.StatusBadRequest, codeMalformedURL, "$distinct=true applies to an attribute: /rest/{DC}/{attr}?$distinct=true")

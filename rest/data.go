@@ -16,31 +16,45 @@ import (
 	"gatehouse/sessions"
 )
 
-// Datastore is what the REST layer needs from the data layer.
+// Datastore is what the REST layer needs from the data layer: its reads, a snapshot that
+// makes them in one read transaction, and its writes.
 type Datastore interface {
+	dataReader
 	Model() *datastore.Model
-	Find(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (*datastore.Selection, error)
-	// Snapshot reads in one read transaction (a list's page, count and relations).
+	// Snapshot reads in one read transaction: everything a request that writes nothing
+	// answers (dataView.reader).
 	Snapshot() *datastore.Snapshot
-	Get(ctx context.Context, dc *datastore.DataClass, key string) (*datastore.Entity, error)
 	Save(ctx context.Context, e *datastore.Entity) (*datastore.Entity, error)
+	SaveAll(ctx context.Context, entities []*datastore.Entity) ([]*datastore.Entity, error)
+	Drop(ctx context.Context, e *datastore.Entity) error
+	DeleteWhere(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (int, error)
+	// PutUpload keeps a pending upload for a binary attribute (binary.go).
+	PutUpload(ctx context.Context, owner string, b datastore.Binary, ttl time.Duration, maxPending int) (string, error)
+}
+
+// dataReader is what data requests read with: the datastore itself, or a snapshot of it.
+type dataReader interface {
+	Find(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (*datastore.Selection, error)
+	FindRows(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (*datastore.Rows, error)
+	Get(ctx context.Context, dc *datastore.DataClass, key string) (*datastore.Entity, error)
 	Count(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (int, error)
 	Aggregate(ctx context.Context, dc *datastore.DataClass, q datastore.Query, attr string) (datastore.Aggregates, error)
 	Distinct(ctx context.Context, dc *datastore.DataClass, q datastore.Query, attr string) ([]any, error)
 	Explain(ctx context.Context, dc *datastore.DataClass, q datastore.Query, counts bool) (*datastore.PlanStep, error)
-	SaveAll(ctx context.Context, entities []*datastore.Entity) ([]*datastore.Entity, error)
-	Drop(ctx context.Context, e *datastore.Entity) error
-	DeleteWhere(ctx context.Context, dc *datastore.DataClass, q datastore.Query) (int, error)
 	RelatedEntity(ctx context.Context, e *datastore.Entity, attr string) (*datastore.Entity, error)
 	RelatedEntities(ctx context.Context, e *datastore.Entity, attr string, q datastore.Query) (*datastore.Selection, error)
 	// Entity sets (SPEC §3.7): keys of a query, entities by key.
 	FindKeys(ctx context.Context, dc *datastore.DataClass, q datastore.Query) ([]string, error)
 	RelatedKeys(ctx context.Context, e *datastore.Entity, attr string, q datastore.Query) ([]string, error)
 	GetMany(ctx context.Context, dc *datastore.DataClass, keys []string) ([]*datastore.Entity, error)
-	// Binary attributes (binary.go): pending uploads, and the bytes of one attribute.
-	PutUpload(ctx context.Context, owner string, b datastore.Binary, ttl time.Duration, maxPending int) (string, error)
+	// Binary reads the bytes of one binary attribute (binary.go).
 	Binary(ctx context.Context, dc *datastore.DataClass, key, attr string) (*datastore.Binary, int64, error)
 }
+
+var (
+	_ Datastore  = (*datastore.DB)(nil)
+	_ dataReader = (*datastore.Snapshot)(nil)
+)
 
 // defaultTop is how many entities a list answers when the client does not say.
 const defaultTop = 100
@@ -224,7 +238,9 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, st *state) e
 			return err
 		}
 	}
-	v := &dataView{srv: s, st: st, ctx: r.Context()}
+	// A request that writes nothing reads all it answers in one snapshot (reader).
+	v := &dataView{srv: s, st: st, ctx: r.Context(), readOnly: method != "update" && method != "delete"}
+	defer v.closeSnapshot()
 	if p.KeyAttribute != "" {
 		if p.Key, err = v.keyByAttribute(dc, p.KeyAttribute, p.Key); err != nil {
 			return err
@@ -295,7 +311,7 @@ func (v *dataView) keyByAttribute(dc *datastore.DataClass, attr, value string) (
 		}
 		param = f
 	}
-	sel, err := v.srv.cfg.Data.Find(v.ctx, dc, v.query(datastore.Query{Filter: attr + " === :1", Params: []any{param}, Limit: 1}))
+	sel, err := v.reader().Find(v.ctx, dc, v.query(datastore.Query{Filter: attr + " === :1", Params: []any{param}, Limit: 1}))
 	if err != nil {
 		return "", err
 	}

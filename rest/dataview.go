@@ -26,21 +26,57 @@ type dataView struct {
 	ctx context.Context
 	// extra are fields added to a selection's answer ($queryplan, $querypath).
 	extra object
-	// snap, when set, is the request's snapshot: relations are followed in it (reader).
-	snap *datastore.Snapshot
+	// readOnly is set for a request that writes nothing: its reads share one snapshot, snap,
+	// made at the first read (reader) and closed by handleData (closeSnapshot).
+	readOnly bool
+	snap     *datastore.Snapshot
 }
 
-// relationReader follows relations: the datastore, or a request's snapshot of it.
-type relationReader interface {
-	RelatedEntity(ctx context.Context, e *datastore.Entity, attr string) (*datastore.Entity, error)
-	RelatedEntities(ctx context.Context, e *datastore.Entity, attr string, q datastore.Query) (*datastore.Selection, error)
-}
-
-func (v *dataView) reader() relationReader {
+// reader is what the request reads with: for a request that writes nothing, its snapshot, so
+// that all its answer comes from one committed state; else the datastore. Every read of a
+// request that has a snapshot goes through it: the snapshot holds a connection of the reader
+// pool until the request ends, and requests holding one while waiting for another could
+// exhaust the pool.
+func (v *dataView) reader() dataReader {
+	if v.snap == nil && v.readOnly {
+		v.snap = v.srv.cfg.Data.Snapshot()
+	}
 	if v.snap != nil {
 		return v.snap
 	}
 	return v.srv.cfg.Data
+}
+
+// lastReader is reader for a read nothing follows. When nothing was read through the snapshot
+// before it, that read is the request's only one, and one statement sees one committed state
+// by itself: it runs on the datastore, saving the transaction (a BEGIN and a ROLLBACK; on
+// PostgreSQL two round trips). expands tells whether an entity's answer reads more.
+func (v *dataView) lastReader() dataReader {
+	if v.snap.Begun() {
+		return v.snap
+	}
+	return v.srv.cfg.Data
+}
+
+// closeSnapshot ends the request's snapshot, if it made one.
+func (v *dataView) closeSnapshot() {
+	if err := v.snap.Close(); err != nil {
+		v.st.logger(v.srv.log).Warn("closing the request's read snapshot", "err", err)
+	}
+}
+
+// expands reports whether answering an entity of dc in shape sh reads more than the entity:
+// whether it expands a relation (entity).
+func (v *dataView) expands(dc *datastore.DataClass, sh *shape) bool {
+	for _, a := range dc.Attributes {
+		if a.Kind != datastore.KindRelatedEntity && a.Kind != datastore.KindRelatedEntities {
+			continue
+		}
+		if ok, sub := sh.wants(a.Name); ok && sub != nil && v.readable(dc, a) {
+			return true
+		}
+	}
+	return false
 }
 
 func (v *dataView) allowed(a roles.Action, r roles.Resource) bool {
@@ -76,7 +112,7 @@ func (v *dataView) query(q datastore.Query) datastore.Query {
 }
 
 // list handles "GET /rest/{DC}": the page, its count and the relations it expands are read
-// in one snapshot, and written from typed rows (writeRows).
+// in the request's snapshot, and written from typed rows (writeRows).
 func (v *dataView) list(w http.ResponseWriter, r *http.Request, dc *datastore.DataClass) error {
 	if err := v.require(roles.Read, roles.DataClassResource(dc.Name)); err != nil {
 		return err
@@ -89,9 +125,7 @@ func (v *dataView) list(w http.ResponseWriter, r *http.Request, dc *datastore.Da
 	if err != nil {
 		return err
 	}
-	v.snap = v.srv.cfg.Data.Snapshot()
-	defer v.snap.Close()
-	rows, err := v.snap.FindRows(v.ctx, dc, v.query(q))
+	rows, err := v.reader().FindRows(v.ctx, dc, v.query(q))
 	if err != nil {
 		return err
 	}
@@ -111,7 +145,11 @@ func (v *dataView) getEntity(w http.ResponseWriter, r *http.Request, dc *datasto
 	if err != nil {
 		return err
 	}
-	e, err := v.srv.cfg.Data.Get(v.ctx, dc, key)
+	read := v.lastReader()
+	if v.expands(dc, shape) {
+		read = v.reader()
+	}
+	e, err := read.Get(v.ctx, dc, key)
 	if err != nil {
 		return err
 	}
@@ -135,7 +173,11 @@ func (v *dataView) getAttribute(w http.ResponseWriter, r *http.Request, dc *data
 	if a.IsBinary() && wantsBytes(r, a) {
 		return v.binary(w, r, dc, p, a)
 	}
-	e, err := v.srv.cfg.Data.Get(v.ctx, dc, p.Key)
+	read := v.lastReader() // for a storage attribute, the entity is all it reads
+	if a.Kind != datastore.KindStorage {
+		read = v.reader()
+	}
+	e, err := read.Get(v.ctx, dc, p.Key)
 	if err != nil {
 		return err
 	}
@@ -146,7 +188,7 @@ func (v *dataView) getAttribute(w http.ResponseWriter, r *http.Request, dc *data
 	var out any
 	switch a.Kind {
 	case datastore.KindRelatedEntity:
-		rel, err := v.srv.cfg.Data.RelatedEntity(v.ctx, e, a.Name)
+		rel, err := v.reader().RelatedEntity(v.ctx, e, a.Name)
 		if err != nil {
 			return err
 		}
@@ -160,7 +202,7 @@ func (v *dataView) getAttribute(w http.ResponseWriter, r *http.Request, dc *data
 		if err != nil {
 			return err
 		}
-		sel, err := v.srv.cfg.Data.RelatedEntities(v.ctx, e, a.Name, v.query(q))
+		sel, err := v.reader().RelatedEntities(v.ctx, e, a.Name, v.query(q))
 		if err != nil {
 			return err
 		}

@@ -77,7 +77,11 @@ func (v *dataView) page(w http.ResponseWriter, r *http.Request, dc *datastore.Da
 	if err != nil {
 		return err
 	}
-	entities, err := v.srv.cfg.Data.GetMany(v.ctx, dc, keys)
+	read := v.lastReader()
+	if v.expands(dc, shape) {
+		read = v.reader()
+	}
+	entities, err := read.GetMany(v.ctx, dc, keys)
 	if err != nil {
 		return err
 	}
@@ -124,7 +128,7 @@ func (v *dataView) createEntitySet(w http.ResponseWriter, r *http.Request, dc *d
 func (v *dataView) newSetFromQuery(w http.ResponseWriter, r *http.Request, dc *datastore.DataClass, q datastore.Query) error {
 	all := v.query(q)
 	all.Skip, all.Limit = 0, 0
-	keys, err := v.srv.cfg.Data.FindKeys(v.ctx, dc, all)
+	keys, err := v.reader().FindKeys(v.ctx, dc, all)
 	if err != nil {
 		return err
 	}
@@ -213,7 +217,7 @@ func (v *dataView) entitySet(w http.ResponseWriter, r *http.Request, dc *datasto
 		}
 	case clean:
 		// Only the entities that still exist, in the set's order.
-		live, err := v.srv.cfg.Data.FindKeys(v.ctx, dc, datastore.Query{InKeys: true, Keys: keys})
+		live, err := v.reader().FindKeys(v.ctx, dc, datastore.Query{InKeys: true, Keys: keys})
 		if err != nil {
 			return err
 		}
@@ -235,7 +239,7 @@ func (v *dataView) entitySet(w http.ResponseWriter, r *http.Request, dc *datasto
 		inside := v.query(q)
 		inside.InKeys, inside.Keys = true, keys
 		if method != "entityset" {
-			sel, err := v.srv.cfg.Data.Find(v.ctx, dc, inside)
+			sel, err := v.reader().Find(v.ctx, dc, inside)
 			if err != nil {
 				return err
 			}
@@ -251,7 +255,7 @@ func (v *dataView) entitySet(w http.ResponseWriter, r *http.Request, dc *datasto
 			return nil
 		}
 		inside.Skip, inside.Limit = 0, 0
-		if keys, err = v.srv.cfg.Data.FindKeys(v.ctx, dc, inside); err != nil {
+		if keys, err = v.reader().FindKeys(v.ctx, dc, inside); err != nil {
 			return err
 		}
 	}
@@ -330,7 +334,7 @@ func (v *dataView) subEntitySet(w http.ResponseWriter, r *http.Request, dc *data
 	if a.Kind != datastore.KindRelatedEntities {
 		return errorf(http.StatusBadRequest, codeMalformedURL, "$method=subentityset needs a related selection (1→N attribute)")
 	}
-	e, err := v.srv.cfg.Data.Get(v.ctx, dc, p.Key)
+	e, err := v.reader().Get(v.ctx, dc, p.Key)
 	if err != nil {
 		return err
 	}
@@ -343,7 +347,7 @@ func (v *dataView) subEntitySet(w http.ResponseWriter, r *http.Request, dc *data
 	}
 	all := v.query(q)
 	all.Skip, all.Limit = 0, 0
-	keys, err := v.srv.cfg.Data.RelatedKeys(v.ctx, e, a.Name, all)
+	keys, err := v.reader().RelatedKeys(v.ctx, e, a.Name, all)
 	if err != nil {
 		return err
 	}
@@ -393,7 +397,7 @@ func (v *dataView) selectionAsSet(w http.ResponseWriter, r *http.Request, sel sc
 	if err := v.srv.cfg.App.Sessions().PutEntitySet(v.ctx, v.sid(), set, keys); err != nil {
 		return err
 	}
-	entities, err := v.srv.cfg.Data.GetMany(v.ctx, dc, window(keys, 0, defaultTop))
+	entities, err := v.reader().GetMany(v.ctx, dc, window(keys, 0, defaultTop))
 	if err != nil {
 		return err
 	}
@@ -408,7 +412,7 @@ func (v *dataView) selectionAsSet(w http.ResponseWriter, r *http.Request, sel sc
 // relatedSet is an expanded 1→N relation of e kept as an entity set: its first page with
 // __ENTITYSET (without __entityModel, as 4D nests selections).
 func (v *dataView) relatedSet(e *datastore.Entity, a *datastore.Attribute, sub *shape) (object, error) {
-	keys, err := v.srv.cfg.Data.RelatedKeys(v.ctx, e, a.Name, datastore.Query{})
+	keys, err := v.reader().RelatedKeys(v.ctx, e, a.Name, datastore.Query{})
 	if err != nil {
 		return nil, err
 	}
@@ -416,7 +420,7 @@ func (v *dataView) relatedSet(e *datastore.Entity, a *datastore.Attribute, sub *
 	if err := v.srv.cfg.App.Sessions().PutEntitySet(v.ctx, v.sid(), set, keys); err != nil {
 		return nil, err
 	}
-	entities, err := v.srv.cfg.Data.GetMany(v.ctx, a.Related, window(keys, 0, v.srv.cfg.MaxTop))
+	entities, err := v.reader().GetMany(v.ctx, a.Related, window(keys, 0, v.srv.cfg.MaxTop))
 	if err != nil {
 		return nil, err
 	}

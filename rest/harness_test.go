@@ -59,6 +59,8 @@ type harnessOptions struct {
 	model         string // model.json text; "" = no datastore
 	seed          string // seed.json text
 	cfg           func(*Config)
+	// wrapStore, when set, wraps the memory store the sessions manager uses (a hook).
+	wrapStore func(*sessions.MemoryStore) sessions.Store
 }
 
 // syncWriter serialises writes to a buffer shared by goroutines.
@@ -105,7 +107,11 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		o.maxGuests = 1000
 	}
 	h.store = sessions.NewMemoryStore(o.maxGuests)
-	h.mgr = sessions.NewManager(sessions.Config{Store: h.store, Now: h.clock.Now, Licences: o.licences,
+	var store sessions.Store = h.store
+	if o.wrapStore != nil {
+		store = o.wrapStore(h.store)
+	}
+	h.mgr = sessions.NewManager(sessions.Config{Store: store, Now: h.clock.Now, Licences: o.licences,
 		IdleTimeout: time.Hour, MinIdle: time.Hour, MaxIdle: 24 * time.Hour})
 	codec, err := sessions.NewCodec([]sessions.KeyPair{{Hash: bytes.Repeat([]byte{7}, 32)}})
 	if err != nil {
@@ -315,7 +321,7 @@ func mustRequest(method, path string) *http.Request { return httptest.NewRequest
 // has a model) again against a throwaway PostgreSQL (pgtest).
 func TestMain(m *testing.M) {
 	os.Exit(pgtest.Main(m, "^(TestPermissionScenarios|TestRestrictedByDefault|TestDataRequests|TestUpdateStampsAndBatches|"+
-		"TestInjection|TestCatalog|TestAttributesRestrictExpansion|TestRefusedRequestsTakeNoLicence|TestDataStoreNamedDataClassIsRefused|TestBinary.*|TestListAnswersAsEntitiesDo)$"))
+		"TestInjection|TestCatalog|TestAttributesRestrictExpansion|TestRefusedRequestsTakeNoLicence|TestDataStoreNamedDataClassIsRefused|TestBinary.*|TestListAnswersAsEntitiesDo|TestReadOnlyRequestsReadOneSnapshot|TestFailedRequestsLeaveNoSnapshotOpen)$"))
 }
 
 // testDatabase names a fresh database for t: a SQLite file in dir, or, in the PostgreSQL pass,

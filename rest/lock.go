@@ -19,7 +19,7 @@ func (v *dataView) lock(w http.ResponseWriter, dc *datastore.DataClass, key, wan
 	if err := v.require(roles.Update, roles.DataClassResource(dc.Name)); err != nil {
 		return err
 	}
-	e, err := v.srv.cfg.Data.Get(v.ctx, dc, key)
+	e, err := v.lastReader().Get(v.ctx, dc, key)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ func (v *dataView) queryPlan(r *http.Request, dc *datastore.DataClass, q datasto
 	if plan != "true" && path != "true" {
 		return nil, nil
 	}
-	st, err := v.srv.cfg.Data.Explain(v.ctx, dc, v.query(q), path == "true")
+	st, err := v.reader().Explain(v.ctx, dc, v.query(q), path == "true")
 	if err != nil || st == nil {
 		return nil, err
 	}
