@@ -52,32 +52,6 @@ func randomBytes(n int, seed uint64) []byte {
 	return b
 }
 
-// doBytes sends a raw body and reads the raw answer.
-func (c *client) doBytes(method, path, contentType string, body []byte, header map[string]string) response {
-	c.h.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, c.h.srv.URL+path, rd)
-	if err != nil {
-		c.h.t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := c.c.Do(req)
-	if err != nil {
-		c.h.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
-}
-
 // upload posts bytes to $upload and returns the ID.
 func (c *client) upload(kind, contentType string, data []byte) string {
 	c.h.t.Helper()

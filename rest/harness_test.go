@@ -247,13 +247,26 @@ func (r response) errCode() int {
 
 func (c *client) do(method, path string, header map[string]string, body string) response {
 	c.h.t.Helper()
-	var rd io.Reader
+	var raw []byte
 	if body != "" {
-		rd = strings.NewReader(body)
+		raw = []byte(body)
+	}
+	return c.doBytes(method, path, "", raw, header)
+}
+
+// doBytes sends a raw body and reads the raw answer.
+func (c *client) doBytes(method, path, contentType string, body []byte, header map[string]string) response {
+	c.h.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequest(method, c.h.srv.URL+path, rd)
 	if err != nil {
 		c.h.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)
