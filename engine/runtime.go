@@ -34,10 +34,9 @@ type runtime struct {
 	vm  *goja.Runtime
 	cur *call // the call running on this runtime, nil between calls
 
-	state call        // what cur points to during a call; zeroed after it
-	watch watched     // the memory watch's record of the call (memoryWatch.enter)
-	timer *time.Timer // interrupts at the call's deadline, or its caller's end (arm, disarm)
-	alarm *alarm      // the timer's link to the runtime
+	state call    // what cur points to during a call; zeroed after it
+	watch watched // the memory watch's record of the call (memoryWatch.enter)
+	alarm *alarm  // its timer interrupts at the call's deadline or its caller's end (arm, disarm)
 	// rang carries each firing of the timer to disarm: true when it interrupted the
 	// call, false when it found the caller still there and armed itself again.
 	rang chan bool
@@ -160,13 +159,13 @@ func (rt *runtime) arm(now, deadline time.Time, caller context.Context) {
 		a.rt.Store(rt)
 		a.timer = time.AfterFunc(time.Duration(math.MaxInt64), a.ring)
 		a.timer.Stop()
-		rt.alarm, rt.timer = a, a.timer
+		rt.alarm = a
 	}
 	a := rt.alarm
 	a.mu.Lock()
 	a.deadline, a.caller = deadline, caller
 	a.mu.Unlock()
-	rt.timer.Reset(alarmWait(now, deadline))
+	a.timer.Reset(alarmWait(now, deadline))
 }
 
 // release is called on a runtime that is dropped, after its last call.
@@ -180,7 +179,7 @@ func (rt *runtime) release() {
 // end, so that clearing the interrupt afterwards leaves the runtime clean. A firing
 // that armed the timer again is followed by another stop.
 func (rt *runtime) disarm() {
-	for !rt.timer.Stop() {
+	for !rt.alarm.timer.Stop() {
 		if interrupted := <-rt.rang; interrupted {
 			break
 		}
